@@ -1,0 +1,70 @@
+// Error codes: one category for SQLite result codes (extended codes kept), one for the
+// library's own conditions, and portable conditions to test against.
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+namespace sqlite_hybrid {
+
+using error_code = boost::system::error_code;
+using error_condition = boost::system::error_condition;
+
+// The library's own failures (its own category, "sqlite_hybrid").
+enum class errc {
+    closed = 1,          // the database was closed, or is closing
+    database_busy,       // a lock error outlasted every retry and the deadline
+    buffer_full,         // a bounded buffer has no room and the caller asked not to wait
+    invalid_identifier,  // a table or column name that is not in the schema
+    type_mismatch,       // a column value of another type than the one asked for
+    null_value,          // NULL read into a type that cannot hold it
+    column_out_of_range, // asked for a column the statement does not have
+    parameter_count,     // bound values do not match the statement's parameters
+    multiple_statements, // several statements given where one is expected
+    job_exception,       // a job threw something that is not a system_error
+    wal_unavailable,     // WAL was required but the file or path cannot use it
+    migration_failed,    // a schema migration step failed
+    not_read_only,       // a write statement was sent to a read-only connection
+};
+
+// Conditions that group codes of both categories, for `ec == condition::busy` tests.
+enum class condition {
+    lock_error = 1,  // SQLITE_BUSY* or SQLITE_LOCKED* or database_busy
+    busy,            // SQLITE_BUSY* or database_busy
+    locked,          // SQLITE_LOCKED*
+    constraint,      // any SQLITE_CONSTRAINT*
+    unique_violation,
+    primary_key_violation,
+    foreign_key_violation,
+    not_null_violation,
+    check_violation,
+    io_error,        // SQLITE_IOERR*
+    disk_full,       // SQLITE_FULL
+    corrupt,         // SQLITE_CORRUPT* or SQLITE_NOTADB
+    read_only,       // SQLITE_READONLY* or not_read_only
+    cannot_open,     // SQLITE_CANTOPEN*
+    interrupted,     // SQLITE_INTERRUPT
+    syntax_error,    // SQLITE_ERROR from prepare (the generic SQL error)
+    misuse,          // SQLITE_MISUSE, SQLITE_RANGE, parameter/column errors
+};
+
+const boost::system::error_category& sqlite_category() noexcept;
+const boost::system::error_category& library_category() noexcept;
+const boost::system::error_category& condition_category() noexcept;
+
+// `code` is an SQLite result code, primary or extended; SQLITE_OK gives an empty error_code.
+error_code make_sqlite_error(int code) noexcept;
+error_code make_error_code(errc e) noexcept;
+error_condition make_error_condition(condition c) noexcept;
+
+// The primary SQLite result code (low byte) of an error from the SQLite category, else 0.
+int primary_sqlite_code(const error_code& ec) noexcept;
+
+// True for SQLITE_BUSY, SQLITE_LOCKED and all their extended codes.
+bool is_lock_error(const error_code& ec) noexcept;
+
+} // namespace sqlite_hybrid
+
+template <> struct boost::system::is_error_code_enum<sqlite_hybrid::errc> : std::true_type {};
+template <>
+struct boost::system::is_error_condition_enum<sqlite_hybrid::condition> : std::true_type {};

@@ -1,0 +1,82 @@
+// Settings for connections and databases, with the defaults the design asks for.
+#pragma once
+
+#include <sqlite_hybrid/logger.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class thread_pool;
+}
+
+namespace sqlite_hybrid {
+
+enum class journal_mode { wal, delete_mode, truncate, persist, memory, off };
+enum class synchronous_mode { off, normal, full, extra };
+
+// Applied at open in this order: busy_timeout, journal_mode (writer only), synchronous,
+// cache_size, temp_store, mmap_size, foreign_keys, journal_size_limit, secure_delete.
+struct connection_options {
+    std::chrono::milliseconds busy_timeout{500};
+    journal_mode journal = journal_mode::wal;
+    synchronous_mode synchronous = synchronous_mode::normal;
+    int cache_size = -64000; // negative: KiB, as in PRAGMA cache_size
+    bool temp_store_memory = true;
+    std::int64_t mmap_size = 256 * 1024 * 1024;
+    bool foreign_keys = true;
+    std::int64_t journal_size_limit = 64 * 1024 * 1024;
+    std::optional<bool> secure_delete; // unset: keep the build's default (on in Debian)
+    std::size_t statement_cache_size = 64;
+    bool require_wal = false; // fail the open when WAL cannot be set, instead of a warning
+};
+
+// What a connection really runs with, read back from SQLite after the pragmas were applied.
+struct applied_settings {
+    std::string journal_mode; // as SQLite answered, e.g. "wal", "memory", "delete"
+    std::chrono::milliseconds busy_timeout{0};
+    int synchronous = -1;
+    int cache_size = 0;
+    int temp_store = -1;
+    std::int64_t mmap_size = 0;
+    bool foreign_keys = false;
+    std::int64_t journal_size_limit = 0;
+    bool secure_delete = false;
+    bool read_only = false;
+};
+
+struct database_options {
+    connection_options connection;
+
+    // Read-only connections next to the single writer. 0: every read runs on the writer.
+    std::size_t readers = 4;
+
+    // A user-supplied pool to run the connections on; null: the database owns a pool.
+    boost::asio::thread_pool* pool = nullptr;
+    // Threads of the database's own pool; 0: one per connection.
+    std::size_t pool_threads = 0;
+
+    // Group commit bounds: jobs per transaction, and how long one transaction may hold the
+    // write lock before it stops taking more jobs.
+    std::size_t max_group_size = 512;
+    std::chrono::microseconds max_group_duration{std::chrono::milliseconds(10)};
+
+    // Ordered schema steps, applied at open under PRAGMA user_version (step i makes it i+1).
+    std::vector<std::string> migrations;
+
+    // WAL pages after which the writer runs a PASSIVE checkpoint; when readers keep it from
+    // finishing for `checkpoint_escalation_after` checkpoints in a row, it runs a RESTART one.
+    std::int64_t checkpoint_threshold_pages = 4000;
+    int checkpoint_escalation_after = 8;
+
+    // How long opening may wait for other processes (WAL switch, migrations).
+    std::chrono::milliseconds open_timeout{std::chrono::seconds(10)};
+
+    logger log; // empty: default_logger()
+};
+
+} // namespace sqlite_hybrid

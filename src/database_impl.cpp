@@ -1,0 +1,611 @@
+#include "database_impl.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+namespace sqlite_hybrid::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+bool is_memory_path(const std::string& p) {
+    return p.empty() || p == ":memory:" || p.starts_with("file::memory:") ||
+           p.find("mode=memory") != std::string::npos;
+}
+
+// Runs one statement through the connection's statement cache.
+error_code exec(connection& conn, std::string_view sql) {
+    auto stmt = conn.prepare(sql);
+    if (!stmt)
+        return stmt.error();
+    auto r = stmt.value().execute();
+    return r ? error_code() : r.error();
+}
+
+int on_wal_commit(void* ctx, sqlite3*, const char*, int pages) {
+    static_cast<std::atomic<std::int64_t>*>(ctx)->store(pages, std::memory_order_relaxed);
+    return SQLITE_OK;
+}
+
+// Re-runs `attempt` while it fails with a lock error, until the deadline. Only at open: the
+// pool thread waits here because nothing else can run on a database that is not open yet.
+template <class Attempt> error_code retry_locked_until(clock::time_point deadline, Attempt attempt) {
+    std::minstd_rand jitter(std::random_device{}());
+    for (;;) {
+        error_code ec = attempt();
+        if (!ec || !is_lock_error(ec) || clock::now() >= deadline)
+            return ec;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1 + jitter() % 5));
+    }
+}
+
+} // namespace
+
+database_impl::database_impl(asio::any_io_executor io, std::string path, database_options options)
+    : io_(std::move(io)), path_(std::move(path)), options_(std::move(options)),
+      log_(options_.log ? options_.log : default_logger()),
+      own_pool_(options_.pool ? nullptr
+                              : std::make_unique<asio::thread_pool>(
+                                    options_.pool_threads
+                                        ? options_.pool_threads
+                                        : (is_memory_path(path_) ? 0 : options_.readers) + 1)),
+      pool_(options_.pool ? options_.pool : own_pool_.get()),
+      writer_strand_(asio::make_strand(pool_->get_executor())) {}
+
+database_impl::~database_impl() {
+    readers_.clear();
+    writer_.reset();
+}
+
+void database_impl::log(log_level level, std::string_view message) const {
+    if (log_)
+        log_(level, message);
+}
+
+// ---- opening -------------------------------------------------------------------------------
+
+error_code database_impl::open(diagnostics& diag) {
+    const auto deadline = clock::now() + options_.open_timeout;
+    if (auto ec = retry_locked_until(deadline, [&] { return open_writer(diag); }))
+        return ec;
+    if (auto ec = retry_locked_until(deadline, [&] { return migrate(diag); }))
+        return ec;
+
+    const std::size_t reader_count = is_memory_path(path_) ? 0 : options_.readers;
+    for (std::size_t i = 0; i < reader_count; ++i) {
+        auto conn = connection::open(path_, open_mode::read_only, options_.connection, &diag);
+        if (!conn)
+            return conn.error();
+        auto slot = std::make_unique<reader_slot>(asio::make_strand(pool_->get_executor()));
+        slot->conn.emplace(std::move(conn).value());
+        idle_readers_.push_back(slot.get());
+        readers_.push_back(std::move(slot));
+    }
+    return {};
+}
+
+error_code database_impl::open_writer(diagnostics& diag) {
+    writer_.reset();
+    auto conn = connection::open(path_, open_mode::read_write_create, options_.connection, &diag);
+    if (!conn)
+        return conn.error();
+    writer_.emplace(std::move(conn).value());
+    writer_settings_ = writer_->settings();
+    if (options_.connection.journal == journal_mode::wal && writer_settings_.journal_mode != "wal")
+        log(log_level::warn, "WAL could not be enabled for '" + path_ + "' (journal_mode is '" +
+                                 writer_settings_.journal_mode +
+                                 "'): readers and the writer will block each other");
+    // The hook replaces SQLite's automatic checkpoints: the writer runs them after commits.
+    sqlite3_wal_hook(writer_->native_handle(), &on_wal_commit, &wal_pages_);
+    return {};
+}
+
+error_code database_impl::migrate(diagnostics& diag) {
+    auto& conn = *writer_;
+    const auto& steps = options_.migrations;
+    if (steps.empty())
+        return {};
+    auto fail = [&](error_code ec) {
+        diag = conn.last_diagnostics();
+        if (conn.in_transaction())
+            (void)exec(conn, "ROLLBACK");
+        return ec;
+    };
+    if (auto ec = exec(conn, "BEGIN IMMEDIATE"))
+        return fail(ec);
+    auto version = conn.query_one<std::int64_t>("PRAGMA user_version");
+    if (!version)
+        return fail(version.error());
+    const auto from = static_cast<std::size_t>(version.value().value_or(0));
+    if (from > steps.size())
+        log(log_level::warn, "'" + path_ + "' has user_version " + std::to_string(from) +
+                                 ", newer than the " + std::to_string(steps.size()) +
+                                 " migrations this program knows");
+    for (std::size_t i = from; i < steps.size(); ++i) {
+        if (auto r = conn.execute_script(steps[i]); !r) {
+            auto ec = fail(r.error());
+            if (is_lock_error(ec))
+                return ec;
+            diag.message = "migration step " + std::to_string(i + 1) + " failed: " + diag.message;
+            return make_error_code(errc::migration_failed);
+        }
+    }
+    if (from < steps.size()) {
+        if (auto r = conn.execute_script("PRAGMA user_version=" + std::to_string(steps.size())); !r)
+            return fail(r.error());
+    }
+    if (auto ec = exec(conn, "COMMIT"))
+        return fail(ec);
+    if (from < steps.size()) {
+        conn.clear_statement_cache(); // statements prepared before may see an older schema
+        log(log_level::info, "migrated '" + path_ + "' from version " + std::to_string(from) +
+                                 " to " + std::to_string(steps.size()));
+    }
+    return {};
+}
+
+// ---- submitting ----------------------------------------------------------------------------
+
+void database_impl::install_cancellation(pending_op& op) {
+    auto slot = asio::get_associated_cancellation_slot(op.handler);
+    if (!slot.is_connected())
+        return;
+    slot.assign([target = &op](asio::cancellation_type type) {
+        if (type == asio::cancellation_type::none)
+            return;
+        target->cancel_requested = true;
+        // A read already running is interrupted; a write is rolled back at its savepoint.
+        if (auto* reader = target->running_on.load()) {
+            std::lock_guard lock(reader->running_mutex);
+            if (reader->running == target)
+                reader->conn->interrupt();
+        }
+    });
+}
+
+void database_impl::submit(op_ptr op) {
+    install_cancellation(*op);
+    if (readers_.empty()) {
+        enqueue_write(std::move(op));
+        return;
+    }
+    switch (op->kind) {
+    case job_kind::read: enqueue_read(std::move(op)); return;
+    case job_kind::write:
+    case job_kind::maintenance: enqueue_write(std::move(op)); return;
+    case job_kind::auto_route: {
+        std::optional<bool> known;
+        {
+            std::lock_guard lock(route_mutex_);
+            auto it = read_only_sql_.find(std::string(op->job->routed_sql()));
+            if (it != read_only_sql_.end())
+                known = it->second;
+        }
+        if (known && !*known)
+            enqueue_write(std::move(op));
+        else
+            enqueue_read(std::move(op)); // unknown: the reader prepares it and forwards writes
+        return;
+    }
+    }
+}
+
+void database_impl::enqueue_write(op_ptr op) {
+    bool schedule = false;
+    {
+        std::lock_guard lock(write_mutex_);
+        write_queue_.push_back(std::move(op));
+        metrics_.write_queue_depth = write_queue_.size();
+        metrics_state::raise_max(metrics_.max_write_queue_depth, write_queue_.size());
+        schedule = !std::exchange(writer_scheduled_, true);
+    }
+    if (schedule)
+        asio::post(writer_strand_, [self = shared_from_this()] { self->writer_drain(); });
+}
+
+void database_impl::enqueue_read(op_ptr op) {
+    reader_slot* wake = nullptr;
+    {
+        std::lock_guard lock(read_mutex_);
+        read_queue_.push_back(std::move(op));
+        metrics_.read_queue_depth = read_queue_.size();
+        metrics_state::raise_max(metrics_.max_read_queue_depth, read_queue_.size());
+        if (!idle_readers_.empty()) {
+            wake = idle_readers_.back();
+            idle_readers_.pop_back();
+        }
+    }
+    if (wake)
+        asio::post(wake->strand, [self = shared_from_this(), wake] { self->reader_drain(*wake); });
+}
+
+// ---- completing ----------------------------------------------------------------------------
+
+void database_impl::complete(op_ptr op, error_code ec, completion_batch& done) {
+    switch (op->kind) {
+    case job_kind::read: ++metrics_.reads; break;
+    case job_kind::maintenance: ++metrics_.maintenance; break;
+    default: ++metrics_.writes; break;
+    }
+    if (ec == asio::error::operation_aborted)
+        ++metrics_.cancelled;
+    else if (ec)
+        metrics_.count_error(ec);
+    done.add(std::move(op), ec);
+}
+
+void database_impl::flush(completion_batch& done) {
+    const auto n = done.size();
+    if (n == 0)
+        return;
+    done.flush();
+    operation_finished(n);
+}
+
+void database_impl::operation_finished(std::size_t n) {
+    if (in_flight_.fetch_sub(n) == n && close_requested_)
+        maybe_finish_close();
+}
+
+error_code database_impl::run_job(connection& conn, pending_op& op) {
+    conn.last_diagnostics().clear();
+    op.diag.clear();
+    error_code ec = op.job->run(conn, op.diag);
+    if (ec && op.diag.message.empty()) {
+        op.diag = conn.last_diagnostics();
+        if (op.diag.message.empty())
+            op.diag.message = ec.message();
+    }
+    return ec;
+}
+
+// ---- the writer ----------------------------------------------------------------------------
+
+void database_impl::writer_drain() {
+    completion_batch done;
+    for (;;) {
+        std::deque<op_ptr> batch;
+        {
+            std::lock_guard lock(write_mutex_);
+            if (write_queue_.empty()) {
+                writer_scheduled_ = false;
+                break;
+            }
+            if (write_queue_.front()->kind == job_kind::maintenance) {
+                batch.push_back(std::move(write_queue_.front()));
+                write_queue_.pop_front();
+            } else {
+                take_writes_locked(batch);
+            }
+            metrics_.write_queue_depth = write_queue_.size();
+        }
+        if (batch.front()->kind == job_kind::maintenance)
+            run_maintenance(std::move(batch.front()), done);
+        else
+            run_group(batch, done);
+        flush(done);
+        checkpoint_if_needed();
+    }
+}
+
+void database_impl::take_writes_locked(std::deque<op_ptr>& batch) {
+    while (!write_queue_.empty() && batch.size() < options_.max_group_size &&
+           write_queue_.front()->kind != job_kind::maintenance) {
+        batch.push_back(std::move(write_queue_.front()));
+        write_queue_.pop_front();
+    }
+}
+
+bool database_impl::take_more_writes(std::deque<op_ptr>& batch, std::size_t taken,
+                                     clock::time_point started) {
+    if (taken >= options_.max_group_size || clock::now() - started >= options_.max_group_duration)
+        return false;
+    std::lock_guard lock(write_mutex_);
+    const auto before = batch.size();
+    while (!write_queue_.empty() && batch.size() + taken < options_.max_group_size &&
+           write_queue_.front()->kind != job_kind::maintenance) {
+        batch.push_back(std::move(write_queue_.front()));
+        write_queue_.pop_front();
+    }
+    metrics_.write_queue_depth = write_queue_.size();
+    return batch.size() > before;
+}
+
+void database_impl::requeue_front(std::deque<op_ptr>& batch) {
+    std::lock_guard lock(write_mutex_);
+    while (!batch.empty()) {
+        write_queue_.push_front(std::move(batch.back()));
+        batch.pop_back();
+    }
+    metrics_.write_queue_depth = write_queue_.size();
+}
+
+void database_impl::fail_all(std::vector<op_ptr>& ops, error_code ec, const diagnostics& diag,
+                             completion_batch& done) {
+    for (auto& op : ops) {
+        op->job->discard_result();
+        op->diag = diag;
+        complete(std::move(op), ec, done);
+    }
+    ops.clear();
+}
+
+void database_impl::run_group(std::deque<op_ptr>& batch, completion_batch& done) {
+    auto& conn = *writer_;
+    const auto started = clock::now();
+    if (auto ec = exec(conn, "BEGIN IMMEDIATE")) {
+        std::vector<op_ptr> all(std::make_move_iterator(batch.begin()),
+                                std::make_move_iterator(batch.end()));
+        batch.clear();
+        fail_all(all, ec, conn.last_diagnostics(), done);
+        return;
+    }
+
+    std::vector<op_ptr> ran; // succeeded, waiting for the shared COMMIT
+    std::size_t taken = 0;
+    while (!batch.empty() || take_more_writes(batch, taken, started)) {
+        op_ptr op = std::move(batch.front());
+        batch.pop_front();
+        ++taken;
+        if (op->cancel_requested) {
+            complete(std::move(op), asio::error::operation_aborted, done);
+            continue;
+        }
+        // A job alone runs without a savepoint (they cost about 20 %); the group then ends
+        // with it, and jobs arriving meanwhile start the next one.
+        const bool alone = batch.empty() && ran.empty();
+        if (!alone) {
+            if (auto ec = exec(conn, "SAVEPOINT job")) {
+                op->diag = conn.last_diagnostics();
+                complete(std::move(op), ec, done);
+                if (!conn.in_transaction())
+                    break;
+                continue;
+            }
+        }
+        error_code ec = run_job(conn, *op);
+        if (!ec && op->cancel_requested)
+            ec = asio::error::operation_aborted;
+        if (!ec) {
+            if (!alone)
+                (void)exec(conn, "RELEASE job");
+            ran.push_back(std::move(op));
+            if (alone)
+                break;
+            continue;
+        }
+        if (!conn.in_transaction()) {
+            // SQLite rolled the whole transaction back (I/O error, disk full): the jobs that
+            // ran before are gone too; the jobs not yet run go back to the queue.
+            ++metrics_.transactions_lost;
+            diagnostics why = op->diag;
+            op->job->discard_result();
+            complete(std::move(op), ec, done);
+            fail_all(ran, ec, why, done);
+            requeue_front(batch);
+            return;
+        }
+        if (alone) {
+            (void)exec(conn, "ROLLBACK");
+            complete(std::move(op), ec, done);
+            return;
+        }
+        (void)exec(conn, "ROLLBACK TO job");
+        (void)exec(conn, "RELEASE job");
+        op->job->discard_result();
+        complete(std::move(op), ec, done);
+    }
+    requeue_front(batch); // group bounds reached with jobs still in hand
+
+    if (ran.empty()) {
+        (void)exec(conn, "ROLLBACK");
+        return;
+    }
+    if (auto ec = exec(conn, "COMMIT")) {
+        ++metrics_.commit_failures;
+        diagnostics why = conn.last_diagnostics();
+        if (conn.in_transaction())
+            (void)exec(conn, "ROLLBACK");
+        fail_all(ran, ec, why, done);
+        return;
+    }
+    ++metrics_.groups;
+    metrics_.grouped_jobs += ran.size();
+    metrics_state::raise_max(metrics_.largest_group, ran.size());
+    for (auto& op : ran)
+        complete(std::move(op), {}, done);
+}
+
+void database_impl::run_maintenance(op_ptr op, completion_batch& done) {
+    if (op->cancel_requested) {
+        complete(std::move(op), asio::error::operation_aborted, done);
+        return;
+    }
+    auto& conn = *writer_;
+    error_code ec = run_job(conn, *op);
+    if (conn.in_transaction()) {
+        (void)exec(conn, "ROLLBACK");
+        if (!ec) {
+            ec = make_sqlite_error(SQLITE_MISUSE);
+            op->diag.message = "a maintenance job left a transaction open; it was rolled back";
+        }
+    }
+    complete(std::move(op), ec, done);
+}
+
+void database_impl::checkpoint_if_needed() {
+    const auto pages = wal_pages_.load(std::memory_order_relaxed);
+    metrics_.wal_pages = static_cast<std::uint64_t>(pages);
+    if (pages < options_.checkpoint_threshold_pages || !writer_)
+        return;
+    const bool escalate = incomplete_checkpoints_in_a_row_ >= options_.checkpoint_escalation_after;
+    int log_frames = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(
+        writer_->native_handle(), nullptr,
+        escalate ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    ++metrics_.checkpoints;
+    if (escalate)
+        ++metrics_.checkpoint_escalations;
+    if (rc == SQLITE_OK && copied >= log_frames) {
+        incomplete_checkpoints_in_a_row_ = 0;
+        wal_pages_ = 0;
+        return;
+    }
+    ++metrics_.checkpoints_incomplete;
+    ++incomplete_checkpoints_in_a_row_;
+    if (escalate)
+        log(log_level::warn, "checkpoint of '" + path_ + "' left " +
+                                 std::to_string(log_frames - copied) +
+                                 " WAL frames behind: readers hold old snapshots");
+}
+
+// ---- the readers ---------------------------------------------------------------------------
+
+void database_impl::reader_drain(reader_slot& reader) {
+    completion_batch done;
+    for (;;) {
+        op_ptr op;
+        {
+            std::lock_guard lock(read_mutex_);
+            if (!read_queue_.empty()) {
+                op = std::move(read_queue_.front());
+                read_queue_.pop_front();
+                metrics_.read_queue_depth = read_queue_.size();
+            }
+        }
+        if (!op) {
+            flush(done);
+            std::lock_guard lock(read_mutex_);
+            if (read_queue_.empty()) {
+                idle_readers_.push_back(&reader);
+                return;
+            }
+            continue;
+        }
+        run_read(reader, op, done);
+        if (done.size() >= 16) // bound the latency that batching adds
+            flush(done);
+    }
+}
+
+void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& done) {
+    if (op->cancel_requested) {
+        complete(std::move(op), asio::error::operation_aborted, done);
+        return;
+    }
+    auto& conn = *reader.conn;
+    if (op->kind == job_kind::auto_route) {
+        const std::string_view sql = op->job->routed_sql();
+        auto stmt = conn.prepare(sql);
+        if (!stmt) {
+            op->diag = conn.last_diagnostics();
+            complete(std::move(op), stmt.error(), done);
+            return;
+        }
+        const bool read_only = stmt.value().read_only();
+        stmt = statement();
+        {
+            std::lock_guard lock(route_mutex_);
+            if (read_only_sql_.size() > 4096) // bounded: learned again on demand
+                read_only_sql_.clear();
+            read_only_sql_.emplace(std::string(sql), read_only);
+        }
+        if (!read_only) {
+            enqueue_write(std::move(op));
+            return;
+        }
+    }
+    {
+        std::lock_guard lock(reader.running_mutex);
+        reader.running = op.get();
+    }
+    op->running_on = &reader;
+    const bool snapshot = op->kind == job_kind::read;
+    error_code ec = snapshot ? exec(conn, "BEGIN") : error_code();
+    if (!ec)
+        ec = run_job(conn, *op);
+    if (snapshot && conn.in_transaction())
+        (void)exec(conn, ec ? "ROLLBACK" : "COMMIT");
+    op->running_on = nullptr;
+    {
+        std::lock_guard lock(reader.running_mutex);
+        reader.running = nullptr;
+    }
+    if (ec && op->cancel_requested && ec == condition::interrupted)
+        ec = asio::error::operation_aborted;
+    complete(std::move(op), ec, done);
+}
+
+// ---- closing -------------------------------------------------------------------------------
+
+void database_impl::request_close(asio::any_completion_handler<void(error_code)> handler) {
+    {
+        std::lock_guard lock(close_mutex_);
+        if (connections_closed_) {
+            auto ex = asio::get_associated_executor(handler, io_);
+            asio::dispatch(ex, [h = std::move(handler)]() mutable {
+                std::move(h)(make_error_code(errc::closed));
+            });
+            return;
+        }
+        close_handlers_.push_back(std::move(handler));
+    }
+    close_requested_ = true;
+    maybe_finish_close();
+}
+
+void database_impl::maybe_finish_close() {
+    if (close_requested_ && in_flight_ == 0 && !close_started_.exchange(true))
+        asio::post(writer_strand_, [self = shared_from_this()] { self->finish_close(); });
+}
+
+void database_impl::finish_close() {
+    for (auto& r : readers_)
+        r->conn.reset();
+    writer_.reset(); // the last connection to close checkpoints and removes the WAL
+    std::vector<asio::any_completion_handler<void(error_code)>> handlers;
+    {
+        std::lock_guard lock(close_mutex_);
+        connections_closed_ = true;
+        handlers.swap(close_handlers_);
+    }
+    close_cv_.notify_all();
+    for (auto& h : handlers) {
+        auto ex = asio::get_associated_executor(h, io_);
+        asio::dispatch(ex, [h = std::move(h)]() mutable { std::move(h)(error_code()); });
+    }
+}
+
+void database_impl::shutdown() noexcept {
+    close_requested_ = true;
+    std::deque<op_ptr> queued;
+    {
+        std::lock_guard lock(write_mutex_);
+        queued.swap(write_queue_);
+    }
+    {
+        std::lock_guard lock(read_mutex_);
+        for (auto& op : read_queue_)
+            queued.push_back(std::move(op));
+        read_queue_.clear();
+    }
+    completion_batch done;
+    for (auto& op : queued) {
+        op->diag.message = "the database was destroyed before this job ran";
+        complete(std::move(op), make_error_code(errc::closed), done);
+    }
+    flush(done);
+    maybe_finish_close();
+    std::unique_lock lock(close_mutex_);
+    close_cv_.wait(lock, [this] { return connections_closed_; });
+}
+
+metrics_snapshot database_impl::metrics() const { return metrics_.snapshot(); }
+
+} // namespace sqlite_hybrid::detail

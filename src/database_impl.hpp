@@ -1,0 +1,119 @@
+// The machinery behind `database`: the writer with its queue and group commit, the readers
+// with theirs, routing, checkpoints, metrics and the close sequence.
+#pragma once
+
+#include "metrics_state.hpp"
+#include "pending_op.hpp"
+
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sqlite_hybrid::detail {
+
+using pool_strand = asio::strand<asio::thread_pool::executor_type>;
+
+struct reader_slot {
+    explicit reader_slot(pool_strand s) : strand(std::move(s)) {}
+    pool_strand strand;
+    std::optional<connection> conn;
+    std::mutex running_mutex; // guards `running` against a cancellation's interrupt()
+    pending_op* running = nullptr;
+};
+
+class database_impl : public std::enable_shared_from_this<database_impl> {
+public:
+    database_impl(asio::any_io_executor io, std::string path, database_options options);
+    ~database_impl();
+
+    // Runs on the writer strand: opens the writer, WAL, migrations, then the readers.
+    error_code open(diagnostics& diag);
+
+    void submit(op_ptr op);
+    void request_close(asio::any_completion_handler<void(error_code)> handler);
+    // From the handle's destructor: queued jobs fail, running ones finish; blocks until closed.
+    void shutdown() noexcept;
+
+    asio::thread_pool::executor_type pool_executor() { return pool_->get_executor(); }
+    const pool_strand& writer_strand() const { return writer_strand_; }
+    bool closed() const noexcept { return close_requested_.load(); }
+    metrics_snapshot metrics() const;
+    applied_settings writer_settings() const { return writer_settings_; }
+    const std::string& path() const noexcept { return path_; }
+    const asio::any_io_executor& io_executor() const noexcept { return io_; }
+    void log(log_level level, std::string_view message) const;
+
+private:
+    using clock = std::chrono::steady_clock;
+
+    void enqueue_write(op_ptr op);
+    void enqueue_read(op_ptr op);
+    void writer_drain();
+    void take_writes_locked(std::deque<op_ptr>& batch);
+    bool take_more_writes(std::deque<op_ptr>& batch, std::size_t taken, clock::time_point started);
+    void requeue_front(std::deque<op_ptr>& batch);
+    void run_group(std::deque<op_ptr>& batch, completion_batch& done);
+    void run_maintenance(op_ptr op, completion_batch& done);
+    void fail_all(std::vector<op_ptr>& ops, error_code ec, const diagnostics& diag,
+                  completion_batch& done);
+    void reader_drain(reader_slot& reader);
+    void run_read(reader_slot& reader, op_ptr& op, completion_batch& done);
+    error_code run_job(connection& conn, pending_op& op);
+    void checkpoint_if_needed();
+    void complete(op_ptr op, error_code ec, completion_batch& done);
+    void flush(completion_batch& done);
+    void operation_finished(std::size_t n);
+    void maybe_finish_close();
+    void finish_close();
+    error_code open_writer(diagnostics& diag);
+    error_code migrate(diagnostics& diag);
+    void install_cancellation(pending_op& op);
+
+    asio::any_io_executor io_;
+    std::string path_;
+    database_options options_;
+    logger log_;
+    std::unique_ptr<asio::thread_pool> own_pool_;
+    asio::thread_pool* pool_;
+
+    pool_strand writer_strand_;
+    std::optional<connection> writer_;
+    applied_settings writer_settings_;
+    std::mutex write_mutex_;
+    std::deque<op_ptr> write_queue_;
+    bool writer_scheduled_ = false;
+
+    std::vector<std::unique_ptr<reader_slot>> readers_;
+    std::mutex read_mutex_;
+    std::deque<op_ptr> read_queue_;
+    std::vector<reader_slot*> idle_readers_;
+
+    std::mutex route_mutex_;
+    std::unordered_map<std::string, bool> read_only_sql_; // learned by preparing on a reader
+
+    std::atomic<std::int64_t> wal_pages_{0};
+    int incomplete_checkpoints_in_a_row_ = 0;
+
+    std::atomic<std::size_t> in_flight_{0};
+    std::atomic<bool> close_requested_{false};
+    std::atomic<bool> close_started_{false};
+    std::mutex close_mutex_;
+    std::condition_variable close_cv_;
+    bool connections_closed_ = false;
+    std::vector<asio::any_completion_handler<void(error_code)>> close_handlers_;
+
+    mutable metrics_state metrics_;
+
+    friend class sqlite_hybrid::database;
+};
+
+} // namespace sqlite_hybrid::detail

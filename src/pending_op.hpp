@@ -1,0 +1,101 @@
+// One operation between its start and its completion, and the batching of completions back to
+// the callers' executors (one post per run of operations that share an executor).
+#pragma once
+
+#include <sqlite_hybrid/database.hpp>
+
+#include <boost/asio/any_completion_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace sqlite_hybrid::detail {
+
+struct reader_slot;
+
+struct pending_op {
+    job_kind kind;
+    job_ptr job;
+    job_handler handler;
+    diagnostics* user_diag;
+    diagnostics diag;
+    // The caller's executor, holding outstanding work so its io_context keeps running.
+    asio::any_completion_executor executor;
+    std::atomic<bool> cancel_requested{false};
+    std::atomic<reader_slot*> running_on{nullptr}; // a reader running this op right now
+
+    pending_op(job_kind k, job_ptr j, job_handler h, diagnostics* d,
+               const asio::any_io_executor& fallback)
+        : kind(k), job(std::move(j)), handler(std::move(h)), user_diag(d),
+          executor(asio::prefer(asio::get_associated_executor(handler, fallback),
+                                asio::execution::outstanding_work.tracked)) {}
+
+    // On the caller's executor: the cancellation slot is emptied where it was filled.
+    void finish(error_code ec) {
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected())
+            slot.clear();
+        if (user_diag) {
+            if (ec)
+                *user_diag = std::move(diag);
+            else
+                user_diag->clear();
+        }
+        std::move(handler)(ec, std::move(job));
+    }
+};
+
+using op_ptr = std::unique_ptr<pending_op>;
+
+class completion_batch {
+public:
+    void add(op_ptr op, error_code ec) { items_.push_back({std::move(op), ec}); }
+    bool empty() const noexcept { return items_.empty(); }
+    std::size_t size() const noexcept { return items_.size(); }
+
+    void flush() {
+        std::size_t begin = 0;
+        while (begin < items_.size()) {
+            std::size_t end = begin + 1;
+            while (end < items_.size() && items_[end].op->executor == items_[begin].op->executor)
+                ++end;
+            post_run(begin, end);
+            begin = end;
+        }
+        items_.clear();
+    }
+
+private:
+    struct item {
+        op_ptr op;
+        error_code ec;
+    };
+
+    void post_run(std::size_t begin, std::size_t end) {
+        auto ex = items_[begin].op->executor;
+        if (end - begin == 1) {
+            asio::dispatch(ex, [it = std::move(items_[begin])]() mutable { it.op->finish(it.ec); });
+            return;
+        }
+        std::vector<item> run;
+        run.reserve(end - begin);
+        for (std::size_t i = begin; i < end; ++i)
+            run.push_back(std::move(items_[i]));
+        asio::dispatch(ex, [run = std::move(run)]() mutable {
+            for (auto& it : run)
+                it.op->finish(it.ec);
+        });
+    }
+
+    std::vector<item> items_;
+};
+
+} // namespace sqlite_hybrid::detail
