@@ -526,7 +526,8 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
         reader.running = op.get();
     }
     op->running_on = &reader;
-    const bool snapshot = op->kind == job_kind::read;
+    const bool snapshot = op->kind == job_kind::read; // one statement needs no transaction
+    op->kind = job_kind::read;                        // counted where it ran
     error_code ec = snapshot ? exec(conn, "BEGIN") : error_code();
     if (!ec)
         ec = run_job(conn, *op);

@@ -61,6 +61,15 @@ private:
 
 using params = std::vector<value>;
 
+// Parameters from a list of arguments: `db.async_execute(sql, args(1, "x"))`. Prefer it to a
+// braced list inside a co_await expression, which GCC 12 rejects ("array used as initializer").
+template <class... Args> params args(Args&&... values) {
+    params out;
+    out.reserve(sizeof...(Args));
+    (out.emplace_back(std::forward<Args>(values)), ...);
+    return out;
+}
+
 // Readable name of a value type, for messages.
 std::string_view to_string(value_type t) noexcept;
 

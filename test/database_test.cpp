@@ -1,0 +1,340 @@
+// The asynchronous database: threads, routing, snapshots, errors and completion tokens.
+#include "support/run.hpp"
+#include "support/temp_dir.hpp"
+
+#include <sqlite_hybrid/as_result.hpp>
+#include <sqlite_hybrid/database.hpp>
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <thread>
+
+namespace sh = sqlite_hybrid;
+namespace asio = boost::asio;
+using asio::awaitable;
+using sh::test::open_database;
+using sh::test::run;
+using sh::test::temp_dir;
+
+namespace {
+
+const std::vector<std::string> kv_schema{
+    "CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT NOT NULL)"};
+
+sh::database_options with_schema() {
+    sh::database_options o;
+    o.migrations = kv_schema;
+    return o;
+}
+
+TEST(Database, ExecutesAndQueries) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    EXPECT_TRUE(db.is_open());
+    EXPECT_EQ(db.writer_settings().journal_mode, "wal");
+    auto rows = run(io, [&]() -> awaitable<std::vector<std::tuple<std::int64_t, std::string>>> {
+        auto r = co_await db.async_execute("INSERT INTO kv VALUES(?, ?)", sh::args(1, "one"));
+        EXPECT_EQ(r.changes, 1);
+        EXPECT_EQ(r.last_insert_rowid, 1);
+        co_await db.async_execute("INSERT INTO kv VALUES(?, ?)", sh::args(2, "two"));
+        co_return co_await db.async_query<std::tuple<std::int64_t, std::string>>(
+            "SELECT k, v FROM kv ORDER BY k");
+    }());
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(std::get<1>(rows[1]), "two");
+}
+
+TEST(Database, SqliteRunsOnThePoolAndHandlersOnTheCallersThread) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    const auto io_thread = std::this_thread::get_id();
+    run(io, [&]() -> awaitable<void> {
+        for (int i = 0; i < 20; ++i) {
+            auto job_thread = co_await db.async_write([&](sh::connection& c) {
+                c.execute("INSERT INTO kv VALUES(?, 'x')", i).value();
+                return std::this_thread::get_id();
+            });
+            EXPECT_NE(job_thread, io_thread);
+            EXPECT_EQ(std::this_thread::get_id(), io_thread);
+            auto read_thread = co_await db.async_read([](sh::connection& c) {
+                EXPECT_TRUE(c.read_only());
+                return std::this_thread::get_id();
+            });
+            EXPECT_NE(read_thread, io_thread);
+            EXPECT_EQ(std::this_thread::get_id(), io_thread);
+        }
+    }());
+}
+
+TEST(Database, ReadOnlyStatementsGoToReadersAndWritesToTheWriter) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    run(io, [&]() -> awaitable<void> {
+        co_await db.async_execute("INSERT INTO kv VALUES(1, 'a')");
+        auto before = db.metrics();
+        for (int i = 0; i < 3; ++i)
+            co_await db.async_query<std::string>("SELECT v FROM kv WHERE k = 1");
+        auto after = db.metrics();
+        EXPECT_EQ(after.reads - before.reads, 3u);
+        EXPECT_EQ(after.writes, before.writes);
+        co_await db.async_execute("UPDATE kv SET v = 'b' WHERE k = 1");
+        EXPECT_EQ(db.metrics().writes, after.writes + 1);
+        auto values = co_await db.async_query<std::string>("SELECT v FROM kv");
+        EXPECT_EQ(values.size(), 1u);
+        EXPECT_EQ(values.at(0), "b");
+    }());
+}
+
+TEST(Database, ReadersAreNotBlockedByALongWriteTransaction) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::atomic<bool> write_done{false};
+    run(io, [&]() -> awaitable<void> {
+        co_await db.async_execute("INSERT INTO kv VALUES(1, 'before')");
+        asio::co_spawn(
+            io,
+            [&]() -> awaitable<void> {
+                co_await db.async_write([&](sh::connection& c) {
+                    c.execute("UPDATE kv SET v = 'during' WHERE k = 1").value();
+                    released.wait_for(std::chrono::seconds(30)); // holds the write lock
+                });
+                write_done = true;
+            },
+            asio::detached);
+        // The write transaction is open and holds the lock; reads still complete, and see the
+        // last committed value.
+        for (int i = 0; i < 10; ++i) {
+            auto v = co_await db.async_query<std::string>("SELECT v FROM kv WHERE k = 1");
+            EXPECT_EQ(v.at(0), "before");
+        }
+        EXPECT_FALSE(write_done);
+        release.set_value();
+        while (!write_done) {
+            asio::steady_timer t(io, std::chrono::milliseconds(1));
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        auto after = co_await db.async_query<std::string>("SELECT v FROM kv WHERE k = 1");
+        EXPECT_EQ(after.at(0), "during");
+    }());
+}
+
+TEST(Database, ReadJobsSeeOneSnapshot) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    run(io, [&]() -> awaitable<void> {
+        co_await db.async_execute("INSERT INTO kv VALUES(1, 'x')");
+        auto counts = co_await db.async_read([&](sh::connection& c) {
+            auto first = c.query_one<int>("SELECT count(*) FROM kv").value().value();
+            // A write committed by another connection in between is not seen.
+            auto other = sh::connection::open(db.path(), sh::open_mode::read_write, {}).value();
+            other.execute("INSERT INTO kv VALUES(2, 'y')").value();
+            auto second = c.query_one<int>("SELECT count(*) FROM kv").value().value();
+            return std::pair(first, second);
+        });
+        EXPECT_EQ(counts.first, counts.second);
+    }());
+}
+
+TEST(Database, ErrorsCarryDiagnostics) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    run(io, [&]() -> awaitable<void> {
+        sh::diagnostics diag;
+        auto r = co_await db.async_execute("SELECT * FROM missing_table", sh::args(), diag, sh::as_result);
+        EXPECT_EQ(r.error(), sh::condition::syntax_error);
+        EXPECT_NE(diag.message.find("missing_table"), std::string::npos) << diag.message;
+
+        auto dup = co_await db.async_execute("INSERT INTO kv VALUES(NULL, NULL)", sh::args(), diag,
+                                             sh::as_result);
+        EXPECT_EQ(dup.error(), sh::condition::not_null_violation);
+        EXPECT_NE(diag.message.find("NOT NULL"), std::string::npos) << diag.message;
+
+        auto threw = co_await db.async_write(
+            [](sh::connection&) -> int { throw std::runtime_error("job failed on purpose"); },
+            diag, sh::as_result);
+        EXPECT_EQ(threw.error(), sh::errc::job_exception);
+        EXPECT_EQ(diag.message, "job failed on purpose");
+
+        auto fine = co_await db.async_execute("INSERT INTO kv VALUES(5, 'x')", sh::args(), diag);
+        EXPECT_EQ(fine.changes, 1);
+        EXPECT_TRUE(diag.message.empty());
+
+        bool thrown = false;
+        try {
+            co_await db.async_execute("INSERT INTO kv VALUES(5, 'again')");
+        } catch (const boost::system::system_error& e) {
+            thrown = e.code() == sh::condition::primary_key_violation;
+        }
+        EXPECT_TRUE(thrown);
+
+        auto wrong_type = co_await db.async_query<std::int64_t>("SELECT v FROM kv", sh::args(), diag,
+                                                                sh::as_result);
+        EXPECT_EQ(wrong_type.error(), sh::errc::type_mismatch);
+        auto wrong_count = co_await db.async_execute("SELECT ?", sh::args(1, 2), sh::as_result);
+        EXPECT_EQ(wrong_count.error(), sh::errc::parameter_count);
+    }());
+    auto m = db.metrics();
+    EXPECT_GE(m.errors, 5u);
+    EXPECT_EQ(m.errors_by_code[SQLITE_CONSTRAINT_NOTNULL], 1u);
+}
+
+TEST(Database, JobsMayReturnResults) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    run(io, [&]() -> awaitable<void> {
+        auto ok = co_await db.async_write([](sh::connection& c) -> sh::result<std::int64_t> {
+            BOOST_OUTCOME_TRY(auto r, c.execute("INSERT INTO kv VALUES(7, 'x')"));
+            return r.last_insert_rowid;
+        });
+        EXPECT_EQ(ok, 7);
+        auto bad = co_await db.async_write(
+            [](sh::connection& c) -> sh::result<void> {
+                BOOST_OUTCOME_TRY(c.execute("INSERT INTO kv VALUES(7, 'dup')"));
+                return sh::outcome::success();
+            },
+            sh::as_result);
+        EXPECT_EQ(bad.error(), sh::condition::constraint);
+    }());
+}
+
+TEST(Database, OtherCompletionTokensWork) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    sh::error_code seen = sh::errc::closed;
+    std::int64_t changes = -1;
+    db.async_execute("INSERT INTO kv VALUES(1, 'cb')", sh::args(),
+                     [&](sh::error_code ec, sh::execute_result r) {
+                         seen = ec;
+                         changes = r.changes;
+                     });
+    io.run();
+    EXPECT_FALSE(seen);
+    EXPECT_EQ(changes, 1);
+
+    std::thread runner([&] {
+        io.restart();
+        auto guard = asio::make_work_guard(io);
+        io.run_for(std::chrono::seconds(10));
+    });
+    auto f = db.async_query<std::string>("SELECT v FROM kv", sh::args(), asio::use_future);
+    EXPECT_EQ(f.get(), std::vector<std::string>{"cb"});
+    io.stop();
+    runner.join();
+}
+
+TEST(Database, MemoryDatabaseRunsEverythingOnTheWriter) {
+    asio::io_context io;
+    sh::database_options o = with_schema();
+    auto db = open_database(io, ":memory:", o);
+    EXPECT_EQ(db.writer_settings().journal_mode, "memory");
+    run(io, [&]() -> awaitable<void> {
+        co_await db.async_execute("INSERT INTO kv VALUES(1, 'm')");
+        auto v = co_await db.async_read(
+            [](sh::connection& c) { return c.query_one<std::string>("SELECT v FROM kv").value(); });
+        EXPECT_EQ(v, "m");
+    }());
+}
+
+TEST(Database, OpenFailuresAreClear) {
+    asio::io_context io;
+    sh::diagnostics diag;
+    sh::database_options quiet;
+    quiet.log = sh::null_logger();
+    auto r = run(io, sh::database::async_open(io.get_executor(), "/nonexistent-dir/x.db", quiet,
+                                              &diag, sh::as_result));
+    EXPECT_EQ(r.error(), sh::condition::cannot_open);
+    EXPECT_FALSE(diag.message.empty());
+
+    temp_dir dir;
+    { std::ofstream(dir.file("junk.db")) << std::string(4096, 'j'); }
+    auto junk = run(io, sh::database::async_open(io.get_executor(), dir.file("junk.db"), quiet,
+                                                 &diag, sh::as_result));
+    EXPECT_EQ(junk.error(), sh::condition::corrupt);
+    EXPECT_NE(diag.message.find("not a database"), std::string::npos) << diag.message;
+}
+
+TEST(Database, MigrationsRunOnceAndInOrder) {
+    temp_dir dir;
+    asio::io_context io;
+    sh::database_options o;
+    o.migrations = {"CREATE TABLE steps(n INTEGER)", "INSERT INTO steps VALUES(2)",
+                    "INSERT INTO steps VALUES(3)"};
+    {
+        auto db = open_database(io, dir.file("m.db"), o);
+    }
+    o.migrations.push_back("INSERT INTO steps VALUES(4)");
+    auto db = open_database(io, dir.file("m.db"), o);
+    auto rows = run(io, db.async_query<int>("SELECT n FROM steps ORDER BY n"));
+    EXPECT_EQ(rows, (std::vector<int>{2, 3, 4}));
+    EXPECT_EQ(run(io, db.async_query<int>("PRAGMA user_version")), std::vector<int>{4});
+}
+
+TEST(Database, FailingMigrationLeavesNothingApplied) {
+    temp_dir dir;
+    asio::io_context io;
+    sh::database_options o;
+    o.log = sh::null_logger();
+    o.migrations = {"CREATE TABLE a(x)", "CREATE TABLE oops(", "CREATE TABLE c(x)"};
+    sh::diagnostics diag;
+    auto r = run(io, sh::database::async_open(io.get_executor(), dir.file("m.db"), o, &diag,
+                                              sh::as_result));
+    EXPECT_EQ(r.error(), sh::errc::migration_failed);
+    EXPECT_NE(diag.message.find("step 2"), std::string::npos) << diag.message;
+    auto c = sh::connection::open(dir.file("m.db"), sh::open_mode::read_only, {}).value();
+    EXPECT_EQ(c.query_one<int>("PRAGMA user_version").value(), 0);
+    EXPECT_EQ(c.query_one<int>("SELECT count(*) FROM sqlite_master").value(), 0);
+}
+
+TEST(Database, MaintenanceRunsOutsideTheTransaction) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("a.db"), with_schema());
+    run(io, [&]() -> awaitable<void> {
+        co_await db.async_execute("INSERT INTO kv VALUES(1, 'x')");
+        bool in_tx = co_await db.async_maintenance([](sh::connection& c) {
+            c.execute_script("VACUUM").value(); // fails inside a transaction
+            return c.in_transaction();
+        });
+        EXPECT_FALSE(in_tx);
+        // A maintenance job that leaves a transaction open has it rolled back, and is told.
+        auto left_open = co_await db.async_maintenance(
+            [](sh::connection& c) { c.execute_script("BEGIN; INSERT INTO kv VALUES(2, 'y')").value(); },
+            sh::as_result);
+        EXPECT_TRUE(left_open.has_error());
+        auto count = co_await db.async_query<int>("SELECT count(*) FROM kv");
+        EXPECT_EQ(count.at(0), 1);
+    }());
+}
+
+TEST(Database, CheckpointsKeepTheWalBounded) {
+    temp_dir dir;
+    asio::io_context io;
+    sh::database_options o = with_schema();
+    o.checkpoint_threshold_pages = 20;
+    auto db = open_database(io, dir.file("a.db"), o);
+    run(io, [&]() -> awaitable<void> {
+        for (int i = 0; i < 200; ++i)
+            co_await db.async_execute("INSERT INTO kv VALUES(?, ?)", sh::args(i, std::string(2000, 'x')));
+    }());
+    auto m = db.metrics();
+    EXPECT_GT(m.checkpoints, 0u);
+    EXPECT_LT(m.wal_pages, 200u);
+}
+
+} // namespace

@@ -1,0 +1,168 @@
+// Group commit: queued writes share one transaction, each isolated in its own savepoint.
+#include "support/run.hpp"
+#include "support/temp_dir.hpp"
+
+#include <sqlite_hybrid/as_result.hpp>
+#include <sqlite_hybrid/database.hpp>
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+namespace sh = sqlite_hybrid;
+namespace asio = boost::asio;
+using asio::awaitable;
+using sh::test::open_database;
+using sh::test::run;
+using sh::test::temp_dir;
+
+namespace {
+
+sh::database_options schema() {
+    sh::database_options o;
+    o.migrations = {"CREATE TABLE parent(id INTEGER PRIMARY KEY);"
+                    "CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT NOT NULL,"
+                    "  p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"};
+    return o;
+}
+
+// Holds the writer busy until released, so that the writes queued meanwhile form one group.
+awaitable<void> until(asio::io_context& io, const std::function<bool()>& condition) {
+    while (!condition()) {
+        asio::steady_timer t(io, std::chrono::milliseconds(1));
+        co_await t.async_wait(asio::use_awaitable);
+    }
+}
+
+// Holds the writer busy until released, so that the writes queued meanwhile form one group.
+struct writer_gate {
+    std::promise<void> open;
+    std::shared_future<void> opened = open.get_future().share();
+    std::atomic<bool> running{false};
+    std::atomic<bool> done{false};
+
+    awaitable<void> block(sh::database& db, asio::io_context& io) {
+        asio::co_spawn(
+            io,
+            [&]() -> awaitable<void> {
+                co_await db.async_write([this](sh::connection&) {
+                    running = true;
+                    opened.wait_for(std::chrono::seconds(30));
+                });
+                done = true;
+            },
+            asio::detached);
+        co_await until(io, [this] { return running.load(); });
+    }
+};
+
+TEST(GroupCommit, ConcurrentWritesShareTransactions) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("g.db"), schema());
+    constexpr int writers = 64, each = 20;
+    std::atomic<int> acknowledged{0};
+    for (int w = 0; w < writers; ++w)
+        asio::co_spawn(
+            io,
+            [&, w]() -> awaitable<void> {
+                for (int i = 0; i < each; ++i) {
+                    co_await db.async_execute("INSERT INTO kv(k, v) VALUES(?, 'x')", sh::args(w * each + i));
+                    ++acknowledged;
+                }
+            },
+            asio::detached);
+    io.run();
+    EXPECT_EQ(acknowledged, writers * each);
+    auto m = db.metrics();
+    EXPECT_GT(m.largest_group, 1u);
+    EXPECT_LT(m.groups, static_cast<std::uint64_t>(writers * each));
+    EXPECT_EQ(run(io, db.async_query<int>("SELECT count(*) FROM kv")),
+              std::vector<int>{writers * each});
+}
+
+TEST(GroupCommit, AFailingJobRollsBackOnlyItsOwnSavepoint) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("g.db"), schema());
+    writer_gate gate;
+    run(io, gate.block(db, io));
+    std::vector<sh::error_code> results(4, sh::errc::closed);
+    auto write = [&](int slot, std::function<void(sh::connection&)> fn) {
+        asio::co_spawn(
+            io,
+            [&, slot, fn]() -> awaitable<void> {
+                auto r = co_await db.async_write(fn, sh::as_result);
+                results[static_cast<std::size_t>(slot)] = r ? sh::error_code() : r.error();
+            },
+            asio::detached);
+    };
+    write(0, [](sh::connection& c) { c.execute("INSERT INTO kv(k, v) VALUES(1, 'a')").value(); });
+    write(1, [](sh::connection& c) {
+        c.execute("INSERT INTO kv(k, v) VALUES(2, 'b')").value();
+        c.execute("INSERT INTO kv(k, v) VALUES(3, NULL)").value(); // fails: b must vanish too
+    });
+    write(2, [](sh::connection&) { throw std::runtime_error("boom"); });
+    write(3, [](sh::connection& c) { c.execute("INSERT INTO kv(k, v) VALUES(4, 'd')").value(); });
+    run(io, [&]() -> awaitable<void> {
+        co_await until(io, [&] { return db.metrics().write_queue_depth == 4; });
+        gate.open.set_value();
+        co_await until(io, [&] { return gate.done && results[3] != sh::errc::closed; });
+    }());
+    EXPECT_FALSE(results[0]);
+    EXPECT_EQ(results[1], sh::condition::not_null_violation);
+    EXPECT_EQ(results[2], sh::errc::job_exception);
+    EXPECT_FALSE(results[3]);
+    EXPECT_EQ(run(io, db.async_query<int>("SELECT k FROM kv ORDER BY k")), (std::vector<int>{1, 4}));
+    EXPECT_GE(db.metrics().largest_group, 2u);
+}
+
+TEST(GroupCommit, AFailingCommitFailsEveryJobOfTheGroupAndKeepsNothing) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("g.db"), schema());
+    writer_gate gate;
+    run(io, gate.block(db, io));
+    std::vector<sh::error_code> results(2, sh::errc::closed);
+    // The deferred foreign key is only checked at COMMIT, which then fails for the group.
+    const char* sql[] = {"INSERT INTO kv(k, v) VALUES(10, 'fine')",
+                         "INSERT INTO kv(k, v, p) VALUES(11, 'orphan', 999)"};
+    for (int i = 0; i < 2; ++i)
+        asio::co_spawn(
+            io,
+            [&, i]() -> awaitable<void> {
+                auto r = co_await db.async_execute(sql[i], sh::args(), sh::as_result);
+                results[static_cast<std::size_t>(i)] = r ? sh::error_code() : r.error();
+            },
+            asio::detached);
+    run(io, [&]() -> awaitable<void> {
+        co_await until(io, [&] { return db.metrics().write_queue_depth == 2; });
+        gate.open.set_value();
+        co_await until(io, [&] { return results[0] != sh::errc::closed && results[1] != sh::errc::closed; });
+    }());
+    EXPECT_EQ(results[0], sh::condition::foreign_key_violation);
+    EXPECT_EQ(results[1], sh::condition::foreign_key_violation);
+    EXPECT_EQ(run(io, db.async_query<int>("SELECT count(*) FROM kv")), std::vector<int>{0});
+    EXPECT_EQ(db.metrics().commit_failures, 1u);
+    // The writer is usable afterwards.
+    EXPECT_EQ(run(io, db.async_execute("INSERT INTO kv(k, v) VALUES(12, 'after')")).changes, 1);
+}
+
+TEST(GroupCommit, GroupSizeIsBounded) {
+    temp_dir dir;
+    asio::io_context io;
+    sh::database_options o = schema();
+    o.max_group_size = 8;
+    auto db = open_database(io, dir.file("g.db"), o);
+    for (int i = 0; i < 200; ++i)
+        asio::co_spawn(io, db.async_execute("INSERT INTO kv(k, v) VALUES(?, 'x')", sh::args(i)),
+                       asio::detached);
+    io.run();
+    EXPECT_LE(db.metrics().largest_group, 8u);
+    EXPECT_EQ(run(io, db.async_query<int>("SELECT count(*) FROM kv")), std::vector<int>{200});
+}
+
+} // namespace

@@ -1,0 +1,204 @@
+// Cancellation, closing, destruction and many threads at once.
+#include "support/run.hpp"
+#include "support/temp_dir.hpp"
+
+#include <sqlite_hybrid/as_result.hpp>
+#include <sqlite_hybrid/database.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+namespace sh = sqlite_hybrid;
+namespace asio = boost::asio;
+using asio::awaitable;
+using sh::test::open_database;
+using sh::test::run;
+using sh::test::temp_dir;
+
+namespace {
+
+sh::database_options schema() {
+    sh::database_options o;
+    o.migrations = {"CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT NOT NULL)"};
+    return o;
+}
+
+awaitable<void> until(asio::io_context& io, const std::function<bool()>& condition) {
+    while (!condition()) {
+        asio::steady_timer t(io, std::chrono::milliseconds(1));
+        co_await t.async_wait(asio::use_awaitable);
+    }
+}
+
+int count_rows(asio::io_context& io, sh::database& db) {
+    return run(io, db.async_query<int>("SELECT count(*) FROM kv")).at(0);
+}
+
+TEST(Cancellation, QueuedWriteIsAbortedAndNeverRuns) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("c.db"), schema());
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::atomic<bool> blocking{false};
+    db.async_write(
+        [&](sh::connection&) {
+            blocking = true;
+            released.wait_for(std::chrono::seconds(30));
+        },
+        [](sh::error_code) {});
+    asio::cancellation_signal signal;
+    sh::error_code seen = sh::errc::closed;
+    run(io, [&]() -> awaitable<void> {
+        co_await until(io, [&] { return blocking.load(); });
+        db.async_execute("INSERT INTO kv VALUES(1, 'never')", sh::args(),
+                         asio::bind_cancellation_slot(
+                             signal.slot(), [&](sh::error_code ec, sh::execute_result) { seen = ec; }));
+        co_await until(io, [&] { return db.metrics().write_queue_depth == 1; });
+        signal.emit(asio::cancellation_type::terminal);
+        release.set_value();
+        co_await until(io, [&] { return seen != sh::errc::closed; });
+    }());
+    EXPECT_EQ(seen, asio::error::operation_aborted);
+    EXPECT_EQ(count_rows(io, db), 0);
+    EXPECT_EQ(db.metrics().cancelled, 1u);
+}
+
+TEST(Cancellation, RunningWriteIsRolledBack) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("c.db"), schema());
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::atomic<bool> inserted{false};
+    asio::cancellation_signal signal;
+    sh::error_code seen = sh::errc::closed;
+    run(io, [&]() -> awaitable<void> {
+        db.async_write(
+            [&](sh::connection& c) {
+                c.execute("INSERT INTO kv VALUES(1, 'half')").value();
+                inserted = true;
+                released.wait_for(std::chrono::seconds(30));
+            },
+            asio::bind_cancellation_slot(signal.slot(), [&](sh::error_code ec) { seen = ec; }));
+        co_await until(io, [&] { return inserted.load(); });
+        signal.emit(asio::cancellation_type::terminal);
+        release.set_value();
+        co_await until(io, [&] { return seen != sh::errc::closed; });
+    }());
+    EXPECT_EQ(seen, asio::error::operation_aborted);
+    EXPECT_EQ(count_rows(io, db), 0); // and no transaction was left open: the next write works
+    EXPECT_EQ(run(io, db.async_execute("INSERT INTO kv VALUES(2, 'ok')")).changes, 1);
+}
+
+TEST(Cancellation, RunningReadIsInterrupted) {
+    using namespace asio::experimental::awaitable_operators;
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("c.db"), schema());
+    auto outcome = run(io, [&]() -> awaitable<std::size_t> {
+        asio::steady_timer timeout(io, std::chrono::milliseconds(100));
+        // Counts for minutes unless interrupted.
+        auto winner = co_await (db.async_query<std::int64_t>(
+                                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                                    " LIMIT 10000000000) SELECT count(*) FROM c") ||
+                                timeout.async_wait(asio::use_awaitable));
+        co_return winner.index();
+    }());
+    EXPECT_EQ(outcome, 1u); // the timer won; the query was cancelled and finished
+    EXPECT_EQ(db.metrics().cancelled, 1u);
+    EXPECT_EQ(count_rows(io, db), 0); // the readers still work
+}
+
+TEST(Close, FinishesQueuedWorkThenRefusesNewWork) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("c.db"), schema());
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 100; ++i)
+        db.async_execute("INSERT INTO kv VALUES(?, 'x')", sh::args(i),
+                         [&](sh::error_code ec, sh::execute_result) { ok += ec ? 0 : 1; });
+    run(io, db.async_close());
+    EXPECT_EQ(ok, 100);
+    EXPECT_FALSE(db.is_open());
+    auto after = run(io, db.async_execute("INSERT INTO kv VALUES(1000, 'late')", sh::args(), sh::as_result));
+    EXPECT_EQ(after.error(), sh::errc::closed);
+    auto again = run(io, db.async_close(sh::as_result));
+    EXPECT_EQ(again.error(), sh::errc::closed);
+
+    auto c = sh::connection::open(dir.file("c.db"), sh::open_mode::read_only, {}).value();
+    EXPECT_EQ(c.query_one<int>("SELECT count(*) FROM kv").value(), 100);
+}
+
+TEST(Close, DestroyingAnOpenDatabaseWithQueuedWorkNeitherCrashesNorHangs) {
+    temp_dir dir;
+    asio::io_context io;
+    std::atomic<int> ok{0}, closed{0}, other{0};
+    {
+        auto db = open_database(io, dir.file("c.db"), schema());
+        for (int i = 0; i < 500; ++i)
+            db.async_execute("INSERT INTO kv VALUES(?, 'x')", sh::args(i),
+                             [&](sh::error_code ec, sh::execute_result) {
+                                 if (!ec)
+                                     ++ok;
+                                 else if (ec == sh::errc::closed)
+                                     ++closed;
+                                 else
+                                     ++other;
+                             });
+    }
+    io.run();
+    EXPECT_EQ(ok + closed, 500);
+    EXPECT_EQ(other, 0);
+    auto c = sh::connection::open(dir.file("c.db"), sh::open_mode::read_only, {}).value();
+    EXPECT_EQ(c.query_one<int>("SELECT count(*) FROM kv").value(), ok.load());
+}
+
+TEST(Close, UnopenedDatabaseFailsClearly) {
+    asio::io_context io;
+    sh::database db;
+    auto r = run(io, db.async_execute("SELECT 1", sh::args(), sh::as_result));
+    EXPECT_EQ(r.error(), sh::errc::closed);
+}
+
+TEST(Concurrency, HundredsOfCoroutinesOnAMultiThreadedIoContext) {
+    temp_dir dir;
+    asio::io_context io(4);
+    auto db = open_database(io, dir.file("m.db"), schema());
+    constexpr int coroutines = 300, each = 10;
+    std::atomic<int> written{0}, read{0}, errors{0};
+    for (int c = 0; c < coroutines; ++c)
+        asio::co_spawn(
+            asio::make_strand(io),
+            [&, c]() -> awaitable<void> {
+                for (int i = 0; i < each; ++i) {
+                    auto w = co_await db.async_execute("INSERT INTO kv VALUES(?, 'v')",
+                                                       sh::args(c * each + i), sh::as_result);
+                    (w ? written : errors)++;
+                    auto r = co_await db.async_query<std::string>("SELECT v FROM kv WHERE k = ?",
+                                                                  sh::args(c * each + i), sh::as_result);
+                    (r && r.value().size() == 1 ? read : errors)++;
+                }
+            },
+            asio::detached);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] { io.run(); });
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(errors, 0);
+    EXPECT_EQ(written, coroutines * each);
+    EXPECT_EQ(read, coroutines * each);
+    EXPECT_EQ(count_rows(io, db), coroutines * each);
+}
+
+} // namespace
