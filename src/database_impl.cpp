@@ -3,6 +3,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -25,6 +26,15 @@ error_code exec(connection& conn, std::string_view sql) {
         return stmt.error();
     auto r = stmt.value().execute();
     return r ? error_code() : r.error();
+}
+
+// One thread per connection, but no more than the cores (at least two, so that a writer waiting
+// for another process's lock never stops the readers): more threads than cores only switch.
+std::size_t default_pool_threads(const database_options& o, std::size_t readers) {
+    if (o.pool_threads)
+        return o.pool_threads;
+    const std::size_t cores = std::max(2u, std::thread::hardware_concurrency());
+    return std::min(readers + 1, cores);
 }
 
 int on_wal_commit(void* ctx, sqlite3*, const char*, int pages) {
@@ -50,12 +60,11 @@ database_impl::database_impl(asio::any_io_executor io, std::string path, databas
     : io_(std::move(io)), path_(std::move(path)), options_(std::move(options)),
       log_(options_.log ? options_.log : default_logger()),
       own_pool_(options_.pool ? nullptr
-                              : std::make_unique<asio::thread_pool>(
-                                    options_.pool_threads
-                                        ? options_.pool_threads
-                                        : (is_memory_path(path_) ? 0 : options_.readers) + 1)),
+                              : std::make_unique<asio::thread_pool>(default_pool_threads(
+                                    options_, is_memory_path(path_) ? 0 : options_.readers))),
       pool_(options_.pool ? options_.pool : own_pool_.get()),
-      writer_strand_(asio::make_strand(pool_->get_executor())) {}
+      writer_strand_(asio::make_strand(pool_->get_executor())),
+      checkpoint_strand_(asio::make_strand(pool_->get_executor())) {}
 
 database_impl::~database_impl() {
     readers_.clear();
@@ -75,6 +84,13 @@ error_code database_impl::open(diagnostics& diag) {
         return ec;
     if (auto ec = retry_locked_until(deadline, [&] { return migrate(diag); }))
         return ec;
+
+    if (writer_settings_.journal_mode == "wal") {
+        auto conn = connection::open(path_, open_mode::read_write, options_.connection, &diag);
+        if (!conn)
+            return conn.error();
+        checkpointer_.emplace(std::move(conn).value());
+    }
 
     const std::size_t reader_count = is_memory_path(path_) ? 0 : options_.readers;
     for (std::size_t i = 0; i < reader_count; ++i) {
@@ -100,7 +116,8 @@ error_code database_impl::open_writer(diagnostics& diag) {
         log(log_level::warn, "WAL could not be enabled for '" + path_ + "' (journal_mode is '" +
                                  writer_settings_.journal_mode +
                                  "'): readers and the writer will block each other");
-    // The hook replaces SQLite's automatic checkpoints: the writer runs them after commits.
+    // The hook replaces SQLite's automatic checkpoints: a connection of their own runs them,
+    // off the writer's path, when a commit leaves the WAL long.
     sqlite3_wal_hook(writer_->native_handle(), &on_wal_commit, &wal_pages_);
     return {};
 }
@@ -155,6 +172,7 @@ void database_impl::install_cancellation(pending_op& op) {
     auto slot = asio::get_associated_cancellation_slot(op.handler);
     if (!slot.is_connected())
         return;
+    op.cancellable = true;
     slot.assign([target = &op](asio::cancellation_type type) {
         if (type == asio::cancellation_type::none)
             return;
@@ -175,21 +193,24 @@ void database_impl::submit(op_ptr op) {
         return;
     }
     switch (op->kind) {
-    case job_kind::read: enqueue_read(std::move(op)); return;
+    case job_kind::read:
+    case job_kind::query: enqueue_read(std::move(op)); return;
     case job_kind::write:
     case job_kind::maintenance: enqueue_write(std::move(op)); return;
     case job_kind::auto_route: {
         std::optional<bool> known;
         {
             std::lock_guard lock(route_mutex_);
-            auto it = read_only_sql_.find(std::string(op->job->routed_sql()));
+            auto it = read_only_sql_.find(op->job->routed_sql());
             if (it != read_only_sql_.end())
                 known = it->second;
         }
-        if (known && !*known)
+        if (known && !*known) {
             enqueue_write(std::move(op));
-        else
-            enqueue_read(std::move(op)); // unknown: the reader prepares it and forwards writes
+            return;
+        }
+        op->kind = known ? job_kind::query : job_kind::auto_route; // unknown: a reader checks
+        enqueue_read(std::move(op));
         return;
     }
     }
@@ -228,7 +249,8 @@ void database_impl::enqueue_read(op_ptr op) {
 
 void database_impl::complete(op_ptr op, error_code ec, completion_batch& done) {
     switch (op->kind) {
-    case job_kind::read: ++metrics_.reads; break;
+    case job_kind::read:
+    case job_kind::query: ++metrics_.reads; break;
     case job_kind::maintenance: ++metrics_.maintenance; break;
     default: ++metrics_.writes; break;
     }
@@ -441,25 +463,34 @@ void database_impl::run_maintenance(op_ptr op, completion_batch& done) {
 void database_impl::checkpoint_if_needed() {
     const auto pages = wal_pages_.load(std::memory_order_relaxed);
     metrics_.wal_pages = static_cast<std::uint64_t>(pages);
-    if (pages < options_.checkpoint_threshold_pages || !writer_)
+    if (pages < options_.checkpoint_threshold_pages || !checkpointer_ ||
+        checkpoint_running_.exchange(true))
         return;
-    const bool escalate = incomplete_checkpoints_in_a_row_ >= options_.checkpoint_escalation_after;
+    ++in_flight_; // closing waits for it like for any operation
+    asio::post(checkpoint_strand_, [self = shared_from_this()] {
+        self->run_checkpoint();
+        self->checkpoint_running_ = false;
+        self->operation_finished(1);
+    });
+}
+
+void database_impl::run_checkpoint() {
+    // A PASSIVE checkpoint never waits, but while writes keep coming the WAL cannot start over;
+    // past the restart size, a RESTART one waits for readers and the writer (busy_timeout at
+    // most) so that the next write starts the WAL from the beginning.
+    const bool restart = wal_pages_.load() >= options_.checkpoint_restart_pages;
     int log_frames = 0;
     int copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(
-        writer_->native_handle(), nullptr,
-        escalate ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+        checkpointer_->native_handle(), nullptr,
+        restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
     ++metrics_.checkpoints;
-    if (escalate)
+    if (restart)
         ++metrics_.checkpoint_escalations;
-    if (rc == SQLITE_OK && copied >= log_frames) {
-        incomplete_checkpoints_in_a_row_ = 0;
-        wal_pages_ = 0;
+    if (rc == SQLITE_OK && copied >= log_frames)
         return;
-    }
     ++metrics_.checkpoints_incomplete;
-    ++incomplete_checkpoints_in_a_row_;
-    if (escalate)
+    if (restart)
         log(log_level::warn, "checkpoint of '" + path_ + "' left " +
                                  std::to_string(log_frames - copied) +
                                  " WAL frames behind: readers hold old snapshots");
@@ -514,18 +545,19 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
             std::lock_guard lock(route_mutex_);
             if (read_only_sql_.size() > 4096) // bounded: learned again on demand
                 read_only_sql_.clear();
-            read_only_sql_.emplace(std::string(sql), read_only);
+            if (read_only_sql_.find(sql) == read_only_sql_.end())
+                read_only_sql_.emplace(std::string(sql), read_only);
         }
         if (!read_only) {
             enqueue_write(std::move(op));
             return;
         }
     }
-    {
+    if (op->cancellable) {
         std::lock_guard lock(reader.running_mutex);
         reader.running = op.get();
+        op->running_on = &reader;
     }
-    op->running_on = &reader;
     const bool snapshot = op->kind == job_kind::read; // one statement needs no transaction
     op->kind = job_kind::read;                        // counted where it ran
     error_code ec = snapshot ? exec(conn, "BEGIN") : error_code();
@@ -533,10 +565,10 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
         ec = run_job(conn, *op);
     if (snapshot && conn.in_transaction())
         (void)exec(conn, ec ? "ROLLBACK" : "COMMIT");
-    op->running_on = nullptr;
-    {
+    if (op->cancellable) {
         std::lock_guard lock(reader.running_mutex);
         reader.running = nullptr;
+        op->running_on = nullptr;
     }
     if (ec && op->cancel_requested && ec == condition::interrupted)
         ec = asio::error::operation_aborted;
@@ -569,6 +601,7 @@ void database_impl::maybe_finish_close() {
 void database_impl::finish_close() {
     for (auto& r : readers_)
         r->conn.reset();
+    checkpointer_.reset();
     writer_.reset(); // the last connection to close checkpoints and removes the WAL
     std::vector<asio::any_completion_handler<void(error_code)>> handlers;
     {

@@ -69,6 +69,7 @@ private:
     void run_read(reader_slot& reader, op_ptr& op, completion_batch& done);
     error_code run_job(connection& conn, pending_op& op);
     void checkpoint_if_needed();
+    void run_checkpoint();
     void complete(op_ptr op, error_code ec, completion_batch& done);
     void flush(completion_batch& done);
     void operation_finished(std::size_t n);
@@ -97,11 +98,20 @@ private:
     std::deque<op_ptr> read_queue_;
     std::vector<reader_slot*> idle_readers_;
 
+    // Whether a SQL text only reads, learned by preparing it on a reader.
+    struct sql_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
     std::mutex route_mutex_;
-    std::unordered_map<std::string, bool> read_only_sql_; // learned by preparing on a reader
+    std::unordered_map<std::string, bool, sql_hash, std::equal_to<>> read_only_sql_;
 
     std::atomic<std::int64_t> wal_pages_{0};
-    int incomplete_checkpoints_in_a_row_ = 0;
+    pool_strand checkpoint_strand_;
+    std::optional<connection> checkpointer_;
+    std::atomic<bool> checkpoint_running_{false};
 
     std::atomic<std::size_t> in_flight_{0};
     std::atomic<bool> close_requested_{false};

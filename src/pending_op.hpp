@@ -30,6 +30,7 @@ struct pending_op {
     // The caller's executor, holding outstanding work so its io_context keeps running.
     asio::any_completion_executor executor;
     std::atomic<bool> cancel_requested{false};
+    bool cancellable = false; // a cancellation slot is connected
     std::atomic<reader_slot*> running_on{nullptr}; // a reader running this op right now
 
     pending_op(job_kind k, job_ptr j, job_handler h, diagnostics* d,

@@ -27,7 +27,8 @@ using default_token = asio::use_awaitable_t<>;
 
 namespace detail {
 class database_impl;
-enum class job_kind { read, write, maintenance, auto_route };
+// auto_route: a single statement that runs on a reader if it only reads; query: one known to.
+enum class job_kind { read, write, maintenance, auto_route, query };
 }
 
 class database {

@@ -68,10 +68,11 @@ struct database_options {
     // Ordered schema steps, applied at open under PRAGMA user_version (step i makes it i+1).
     std::vector<std::string> migrations;
 
-    // WAL pages after which the writer runs a PASSIVE checkpoint; when readers keep it from
-    // finishing for `checkpoint_escalation_after` checkpoints in a row, it runs a RESTART one.
+    // WAL pages after which a PASSIVE checkpoint runs (on a connection of its own, off the
+    // writer's path); from `checkpoint_restart_pages` on, a RESTART checkpoint, which waits
+    // for readers and briefly holds the writer back so that the WAL starts over.
     std::int64_t checkpoint_threshold_pages = 4000;
-    int checkpoint_escalation_after = 8;
+    std::int64_t checkpoint_restart_pages = 16000;
 
     // How long opening may wait for other processes (WAL switch, migrations).
     std::chrono::milliseconds open_timeout{std::chrono::seconds(10)};

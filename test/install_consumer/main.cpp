@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
             sqlite_hybrid::database_options options;
             options.migrations = {"CREATE TABLE t(x INTEGER)"};
             auto db = co_await sqlite_hybrid::database::async_open(io.get_executor(), argv[1], options);
-            co_await db.async_execute("INSERT INTO t VALUES(?)", {42});
+            co_await db.async_execute("INSERT INTO t VALUES(?)", sqlite_hybrid::args(42));
             rows = co_await db.async_read([](sqlite_hybrid::connection& c) {
                 return c.query_one<int>("SELECT count(*) FROM t").value().value_or(0);
             });
