@@ -64,7 +64,8 @@ database_impl::database_impl(asio::any_io_executor io, std::string path, databas
                                     options_, is_memory_path(path_) ? 0 : options_.readers))),
       pool_(options_.pool ? options_.pool : own_pool_.get()),
       writer_strand_(asio::make_strand(pool_->get_executor())),
-      checkpoint_strand_(asio::make_strand(pool_->get_executor())) {}
+      checkpoint_strand_(asio::make_strand(pool_->get_executor())),
+      next_checkpoint_pages_(options_.checkpoint_threshold_pages) {}
 
 database_impl::~database_impl() {
     readers_.clear();
@@ -460,57 +461,72 @@ void database_impl::run_maintenance(op_ptr op, completion_batch& done) {
     complete(std::move(op), ec, done);
 }
 
+// On the writer strand, after a group. The bulk of checkpointing runs in the background; only
+// when the WAL cannot start over by itself does the writer run a RESTART checkpoint, between
+// two groups, where the write lock is free for it.
 void database_impl::checkpoint_if_needed() {
     const auto pages = wal_pages_.load(std::memory_order_relaxed);
     metrics_.wal_pages = static_cast<std::uint64_t>(pages);
-    if (pages < options_.checkpoint_threshold_pages || !checkpointer_ ||
-        checkpoint_running_.exchange(true))
+    if (pages < next_checkpoint_pages_) {
+        if (pages < options_.checkpoint_threshold_pages) // the WAL started over
+            next_checkpoint_pages_ = options_.checkpoint_threshold_pages;
         return;
+    }
+    if (!checkpointer_ || checkpoint_running_.exchange(true))
+        return;
+    if (pages >= options_.checkpoint_restart_pages) {
+        run_checkpoint(*writer_, SQLITE_CHECKPOINT_RESTART);
+        checkpoint_running_ = false;
+        next_checkpoint_pages_ = options_.checkpoint_threshold_pages;
+        return;
+    }
+    // Passive checkpoints again only once the WAL has grown by half a threshold more.
+    next_checkpoint_pages_ = pages + std::max<std::int64_t>(1, options_.checkpoint_threshold_pages / 2);
     ++in_flight_; // closing waits for it like for any operation
     asio::post(checkpoint_strand_, [self = shared_from_this()] {
-        self->run_checkpoint();
+        self->run_checkpoint(*self->checkpointer_, SQLITE_CHECKPOINT_PASSIVE);
         self->checkpoint_running_ = false;
         self->operation_finished(1);
     });
 }
 
-void database_impl::run_checkpoint() {
-    // A PASSIVE checkpoint never waits, but while writes keep coming the WAL cannot start over;
-    // past the restart size, a RESTART one waits for readers and the writer (busy_timeout at
-    // most) so that the next write starts the WAL from the beginning.
-    const bool restart = wal_pages_.load() >= options_.checkpoint_restart_pages;
+void database_impl::run_checkpoint(connection& conn, int mode) {
     int log_frames = 0;
     int copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(
-        checkpointer_->native_handle(), nullptr,
-        restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    const int rc =
+        sqlite3_wal_checkpoint_v2(conn.native_handle(), nullptr, mode, &log_frames, &copied);
     ++metrics_.checkpoints;
-    if (restart)
-        ++metrics_.checkpoint_escalations;
+    if (mode == SQLITE_CHECKPOINT_RESTART)
+        ++metrics_.checkpoint_restarts;
     if (rc == SQLITE_OK && copied >= log_frames)
         return;
     ++metrics_.checkpoints_incomplete;
-    if (restart)
-        log(log_level::warn, "checkpoint of '" + path_ + "' left " +
-                                 std::to_string(log_frames - copied) +
-                                 " WAL frames behind: readers hold old snapshots");
+    if (mode == SQLITE_CHECKPOINT_RESTART)
+        log(log_level::debug, "RESTART checkpoint of '" + path_ + "' did not finish (" +
+                                  (rc == SQLITE_OK ? std::to_string(log_frames - copied) +
+                                                         " frames left behind by readers"
+                                                   : std::string(sqlite3_errstr(rc))) +
+                                  ")");
 }
 
 // ---- the readers ---------------------------------------------------------------------------
 
 void database_impl::reader_drain(reader_slot& reader) {
+    // Takes a few jobs per lock: the queue's mutex is shared with every caller's thread.
+    constexpr std::size_t take_at_most = 8;
     completion_batch done;
+    std::vector<op_ptr> taken;
+    taken.reserve(take_at_most);
     for (;;) {
-        op_ptr op;
         {
             std::lock_guard lock(read_mutex_);
-            if (!read_queue_.empty()) {
-                op = std::move(read_queue_.front());
+            while (!read_queue_.empty() && taken.size() < take_at_most) {
+                taken.push_back(std::move(read_queue_.front()));
                 read_queue_.pop_front();
-                metrics_.read_queue_depth = read_queue_.size();
             }
+            metrics_.read_queue_depth.store(read_queue_.size(), std::memory_order_relaxed);
         }
-        if (!op) {
+        if (taken.empty()) {
             flush(done);
             std::lock_guard lock(read_mutex_);
             if (read_queue_.empty()) {
@@ -519,7 +535,16 @@ void database_impl::reader_drain(reader_slot& reader) {
             }
             continue;
         }
-        run_read(reader, op, done);
+        // Jobs taken together share one read transaction: each was queued before it began, so
+        // each still sees every write acknowledged before it was submitted, and the file and
+        // WAL locks are taken once per batch instead of once per statement.
+        auto& conn = *reader.conn;
+        const bool shared = taken.size() > 1 && !exec(conn, "BEGIN");
+        for (auto& op : taken)
+            run_read(reader, op, done);
+        if (shared && conn.in_transaction())
+            (void)exec(conn, "COMMIT");
+        taken.clear();
         if (done.size() >= 16) // bound the latency that batching adds
             flush(done);
     }
@@ -558,12 +583,13 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
         reader.running = op.get();
         op->running_on = &reader;
     }
-    const bool snapshot = op->kind == job_kind::read; // one statement needs no transaction
-    op->kind = job_kind::read;                        // counted where it ran
-    error_code ec = snapshot ? exec(conn, "BEGIN") : error_code();
+    // A read job gets a snapshot of its own, unless it runs inside a batch's shared one.
+    const bool own_snapshot = op->kind == job_kind::read && !conn.in_transaction();
+    op->kind = job_kind::read; // counted where it ran
+    error_code ec = own_snapshot ? exec(conn, "BEGIN") : error_code();
     if (!ec)
         ec = run_job(conn, *op);
-    if (snapshot && conn.in_transaction())
+    if (own_snapshot && conn.in_transaction())
         (void)exec(conn, ec ? "ROLLBACK" : "COMMIT");
     if (op->cancellable) {
         std::lock_guard lock(reader.running_mutex);

@@ -69,7 +69,7 @@ private:
     void run_read(reader_slot& reader, op_ptr& op, completion_batch& done);
     error_code run_job(connection& conn, pending_op& op);
     void checkpoint_if_needed();
-    void run_checkpoint();
+    void run_checkpoint(connection& conn, int mode);
     void complete(op_ptr op, error_code ec, completion_batch& done);
     void flush(completion_batch& done);
     void operation_finished(std::size_t n);
@@ -112,6 +112,7 @@ private:
     pool_strand checkpoint_strand_;
     std::optional<connection> checkpointer_;
     std::atomic<bool> checkpoint_running_{false};
+    std::int64_t next_checkpoint_pages_ = 0; // writer strand only
 
     std::atomic<std::size_t> in_flight_{0};
     std::atomic<bool> close_requested_{false};

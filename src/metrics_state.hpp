@@ -19,7 +19,7 @@ struct metrics_state {
     std::atomic<std::uint64_t> max_write_queue_depth{0}, max_read_queue_depth{0};
     std::atomic<std::uint64_t> busy_waits{0}, busy_wait_us{0};
     std::atomic<std::uint64_t> wal_pages{0}, checkpoints{0}, checkpoints_incomplete{0};
-    std::atomic<std::uint64_t> checkpoint_escalations{0};
+    std::atomic<std::uint64_t> checkpoint_restarts{0};
 
     mutable std::mutex errors_mutex;
     std::map<int, std::uint64_t> errors_by_code;
@@ -58,7 +58,7 @@ struct metrics_state {
         s.wal_pages = wal_pages;
         s.checkpoints = checkpoints;
         s.checkpoints_incomplete = checkpoints_incomplete;
-        s.checkpoint_escalations = checkpoint_escalations;
+        s.checkpoint_restarts = checkpoint_restarts;
         std::lock_guard lock(errors_mutex);
         s.errors_by_code = errors_by_code;
         s.errors = errors;

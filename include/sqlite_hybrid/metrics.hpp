@@ -42,8 +42,8 @@ struct metrics_snapshot {
     // WAL and checkpoints (the writer runs them).
     std::uint64_t wal_pages = 0;           // pages in the WAL after the last commit
     std::uint64_t checkpoints = 0;
-    std::uint64_t checkpoints_incomplete = 0; // readers kept some frames from being copied
-    std::uint64_t checkpoint_escalations = 0;
+    std::uint64_t checkpoints_incomplete = 0; // readers or a busy lock kept frames from copying
+    std::uint64_t checkpoint_restarts = 0;    // RESTART checkpoints run by the writer
 };
 
 } // namespace sqlite_hybrid

@@ -69,8 +69,8 @@ struct database_options {
     std::vector<std::string> migrations;
 
     // WAL pages after which a PASSIVE checkpoint runs (on a connection of its own, off the
-    // writer's path); from `checkpoint_restart_pages` on, a RESTART checkpoint, which waits
-    // for readers and briefly holds the writer back so that the WAL starts over.
+    // writer's path); from `checkpoint_restart_pages` on, the writer runs a RESTART checkpoint
+    // between two groups, which waits for readers so that the WAL starts over.
     std::int64_t checkpoint_threshold_pages = 4000;
     std::int64_t checkpoint_restart_pages = 16000;
 
