@@ -61,7 +61,10 @@ private:
     void take_writes_locked(std::deque<op_ptr>& batch);
     bool take_more_writes(std::deque<op_ptr>& batch, std::size_t taken, clock::time_point started);
     void requeue_front(std::deque<op_ptr>& batch);
+    enum class group_outcome { done, rerun };
     void run_group(std::deque<op_ptr>& batch, completion_batch& done);
+    group_outcome run_group_once(std::deque<op_ptr>& batch, completion_batch& done,
+                                 bool savepoints);
     void run_maintenance(op_ptr op, completion_batch& done);
     void fail_all(std::vector<op_ptr>& ops, error_code ec, const diagnostics& diag,
                   completion_batch& done);

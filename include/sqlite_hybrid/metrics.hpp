@@ -25,6 +25,7 @@ struct metrics_snapshot {
     std::uint64_t largest_group = 0;
     std::uint64_t commit_failures = 0;
     std::uint64_t transactions_lost = 0; // rolled back by SQLite itself after an I/O error
+    std::uint64_t group_reruns = 0;      // a job failed: the group ran again with savepoints
     double mean_group_size() const {
         return groups ? static_cast<double>(grouped_jobs) / static_cast<double>(groups) : 0.0;
     }
