@@ -118,6 +118,31 @@ TEST(GroupCommit, AFailingJobRollsBackOnlyItsOwnSavepoint) {
     EXPECT_FALSE(results[3]);
     EXPECT_EQ(run(io, db.async_query<int>("SELECT k FROM kv ORDER BY k")), (std::vector<int>{1, 4}));
     EXPECT_GE(db.metrics().largest_group, 2u);
+    EXPECT_EQ(db.metrics().group_reruns, 1u); // optimistic first, then with savepoints
+}
+
+TEST(GroupCommit, AFailingFirstJobDoesNotTakeTheOthersWithIt) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("g.db"), schema());
+    writer_gate gate;
+    run(io, gate.block(db, io));
+    std::vector<sh::error_code> results(3, sh::errc::closed);
+    const char* sql[] = {"INSERT INTO kv(k, v) VALUES(1, NULL)", "INSERT INTO kv(k, v) VALUES(2, 'b')",
+                         "INSERT INTO kv(k, v) VALUES(3, 'c')"};
+    for (int i = 0; i < 3; ++i)
+        db.async_execute(sql[i], {}, [&, i](sh::error_code ec, sh::execute_result) {
+            results[static_cast<std::size_t>(i)] = ec;
+        });
+    run(io, [&]() -> awaitable<void> {
+        co_await until(io, [&] { return db.metrics().write_queue_depth == 3; });
+        gate.open.set_value();
+        co_await until(io, [&] { return results[2] != sh::errc::closed; });
+    }());
+    EXPECT_EQ(results[0], sh::condition::not_null_violation);
+    EXPECT_FALSE(results[1]);
+    EXPECT_FALSE(results[2]);
+    EXPECT_EQ(run(io, db.async_query<int>("SELECT k FROM kv ORDER BY k")), (std::vector<int>{2, 3}));
 }
 
 TEST(GroupCommit, AFailingCommitFailsEveryJobOfTheGroupAndKeepsNothing) {
