@@ -2,19 +2,52 @@
 
 #include <sqlite_hybrid/connection.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <thread>
 #include <string>
 #include <utility>
 
 namespace sqlite_hybrid {
 
 namespace detail {
+
+// SQLite's default busy handler sleeps 1, 2, 5 ... up to 100 ms, so a waiter that has waited
+// long polls rarely while a newcomer polls often: unfair, with worst cases of hundreds of ms.
+// This one polls at one short interval for everyone, until its limit.
+struct busy_wait {
+    using clock = std::chrono::steady_clock;
+    clock::duration timeout{0};
+    clock::duration poll{0};
+    std::optional<clock::duration> limit;
+    std::optional<clock::time_point> deadline;
+    clock::time_point started{};
+    connection::lock_waits waits;
+
+    static int handler(void* self, int count) {
+        auto& w = *static_cast<busy_wait*>(self);
+        const auto now = clock::now();
+        if (count == 0)
+            w.started = now;
+        auto end = w.started + (w.limit ? std::min(*w.limit, w.timeout) : w.timeout);
+        if (w.deadline)
+            end = std::min(end, *w.deadline);
+        if (now >= end)
+            return 0;
+        std::this_thread::sleep_for(std::min<clock::duration>(w.poll, end - now));
+        ++w.waits.count;
+        w.waits.time += clock::now() - now;
+        return 1;
+    }
+};
+
 struct connection_state {
     sqlite3* db = nullptr;
     std::string path;
     applied_settings settings;
     diagnostics diag;
     statement_cache cache;
+    busy_wait busy;
 
     connection_state(sqlite3* handle, std::string p, std::size_t cache_size)
         : db(handle), path(std::move(p)), cache(cache_size) {}
@@ -92,8 +125,8 @@ result<void> connection::apply_pragmas(connection& c, const connection_options& 
     };
     BOOST_OUTCOME_TRY(auto mode, c.query_one<std::string>("PRAGMA journal_mode"));
     s.journal_mode = mode.value_or("");
-    BOOST_OUTCOME_TRY(auto timeout, int_pragma("PRAGMA busy_timeout"));
-    s.busy_timeout = std::chrono::milliseconds(timeout);
+    // The fair busy handler enforces the timeout (PRAGMA busy_timeout only knows SQLite's own).
+    s.busy_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.state_->busy.timeout);
     BOOST_OUTCOME_TRY(auto sync, int_pragma("PRAGMA synchronous"));
     s.synchronous = static_cast<int>(sync);
     BOOST_OUTCOME_TRY(auto cache, int_pragma("PRAGMA cache_size"));
@@ -129,7 +162,10 @@ result<connection> connection::open(const std::string& path, open_mode mode,
         return ec;
     }
     sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
+    state->busy.timeout = options.busy_timeout;
+    state->busy.poll = std::max<std::chrono::microseconds>(options.busy_poll_interval,
+                                                           std::chrono::microseconds(10));
+    sqlite3_busy_handler(db, &detail::busy_wait::handler, &state->busy);
 
     connection c(std::move(state));
     if (auto r = apply_pragmas(c, options, mode == open_mode::read_only); !r) {
@@ -199,6 +235,16 @@ std::int64_t connection::last_insert_rowid() const noexcept {
 }
 sqlite3* connection::native_handle() const noexcept { return state_->db; }
 void connection::interrupt() noexcept { sqlite3_interrupt(state_->db); }
+
+void connection::limit_lock_wait(std::optional<std::chrono::steady_clock::duration> limit,
+                                 std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+    state_->busy.limit = limit;
+    state_->busy.deadline = deadline;
+}
+
+connection::lock_waits connection::take_lock_waits() noexcept {
+    return std::exchange(state_->busy.waits, lock_waits{});
+}
 void connection::clear_statement_cache() noexcept { state_->cache.clear(); }
 
 } // namespace sqlite_hybrid

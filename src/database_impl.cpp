@@ -56,6 +56,12 @@ template <class Attempt> error_code retry_locked_until(clock::time_point deadlin
 
 } // namespace
 
+namespace {
+// The writer waits for another process's lock on its thread at most this long at a time, then
+// lets the thread go for this pause before it tries again.
+constexpr auto lock_wait_slice = std::chrono::milliseconds(10);
+} // namespace
+
 database_impl::database_impl(asio::any_io_executor io, std::string path, database_options options)
     : io_(std::move(io)), path_(std::move(path)), options_(std::move(options)),
       log_(options_.log ? options_.log : default_logger()),
@@ -64,6 +70,7 @@ database_impl::database_impl(asio::any_io_executor io, std::string path, databas
                                     options_, is_memory_path(path_) ? 0 : options_.readers))),
       pool_(options_.pool ? options_.pool : own_pool_.get()),
       writer_strand_(asio::make_strand(pool_->get_executor())),
+      lock_retry_timer_(writer_strand_),
       checkpoint_strand_(asio::make_strand(pool_->get_executor())),
       next_checkpoint_pages_(options_.checkpoint_threshold_pages) {}
 
@@ -307,13 +314,66 @@ void database_impl::writer_drain() {
             }
             metrics_.write_queue_depth = write_queue_.size();
         }
+        group_outcome outcome = group_outcome::done;
         if (batch.front()->kind == job_kind::maintenance)
             run_maintenance(std::move(batch.front()), done);
         else
-            run_group(batch, done);
+            outcome = run_group(batch, done);
+        count_lock_waits(*writer_);
+        if (outcome == group_outcome::locked) {
+            // Another process holds the write lock: the writes wait in the queue, and the
+            // thread is free for others until the next try.
+            requeue_front(batch);
+            const bool still_waiting = expire_lock_waits(done);
+            flush(done);
+            if (still_waiting) {
+                lock_retry_timer_.expires_after(lock_retry_pause);
+                lock_retry_timer_.async_wait(
+                    [self = shared_from_this()](error_code) { self->writer_drain(); });
+            }
+            return;
+        }
         flush(done);
         checkpoint_if_needed();
     }
+}
+
+// Fails the writes whose lock deadline has passed; false when no write is left waiting.
+bool database_impl::expire_lock_waits(completion_batch& done) {
+    const auto now = clock::now();
+    std::vector<op_ptr> expired;
+    bool waiting = false;
+    {
+        std::lock_guard lock(write_mutex_);
+        for (auto it = write_queue_.begin(); it != write_queue_.end();) {
+            if ((*it)->kind != job_kind::maintenance && (*it)->lock_deadline <= now) {
+                expired.push_back(std::move(*it));
+                it = write_queue_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        metrics_.write_queue_depth = write_queue_.size();
+        waiting = !write_queue_.empty();
+        if (!waiting)
+            writer_scheduled_ = false;
+    }
+    for (auto& op : expired) {
+        op->diag.message = "another connection held the write lock past this write's deadline";
+        complete(std::move(op), make_sqlite_error(SQLITE_BUSY), done);
+    }
+    return waiting;
+}
+
+void database_impl::count_lock_waits(connection& conn) {
+    const auto waits = conn.take_lock_waits();
+    if (waits.count == 0)
+        return;
+    metrics_.busy_waits.fetch_add(waits.count, std::memory_order_relaxed);
+    metrics_.busy_wait_us.fetch_add(
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(waits.time).count()),
+        std::memory_order_relaxed);
 }
 
 void database_impl::take_writes_locked(std::deque<op_ptr>& batch) {
@@ -361,19 +421,29 @@ void database_impl::fail_all(std::vector<op_ptr>& ops, error_code ec, const diag
 // Queued writes run in one transaction. First without savepoints (they cost about 20 %): if a
 // job fails, the whole transaction rolls back and the group runs again with a savepoint around
 // each job, so that only the failing job's effects go and the others still commit.
-void database_impl::run_group(std::deque<op_ptr>& batch, completion_batch& done) {
-    if (run_group_once(batch, done, false) == group_outcome::rerun) {
+database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
+                                                      completion_batch& done) {
+    auto outcome = run_group_once(batch, done, false);
+    if (outcome == group_outcome::rerun) {
         ++metrics_.group_reruns;
-        (void)run_group_once(batch, done, true);
+        outcome = run_group_once(batch, done, true);
     }
+    return outcome;
 }
 
 database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& batch,
                                                            completion_batch& done,
                                                            bool savepoints) {
     auto& conn = *writer_;
+    // Waits for another process's lock in short slices, never past the earliest deadline.
+    auto deadline = batch.front()->lock_deadline;
+    for (const auto& op : batch)
+        deadline = std::min(deadline, op->lock_deadline);
+    conn.limit_lock_wait(lock_wait_slice, deadline);
     const auto started = clock::now();
     if (auto ec = exec(conn, "BEGIN IMMEDIATE")) {
+        if (is_lock_error(ec))
+            return group_outcome::locked;
         std::vector<op_ptr> all(std::make_move_iterator(batch.begin()),
                                 std::make_move_iterator(batch.end()));
         batch.clear();
@@ -439,7 +509,12 @@ database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& b
         (void)exec(conn, "ROLLBACK");
         return group_outcome::done;
     }
-    if (auto ec = exec(conn, "COMMIT")) {
+    error_code commit = exec(conn, "COMMIT");
+    // A COMMIT that finds the lock busy (readers in rollback-journal mode) leaves the
+    // transaction open: the COMMIT is tried again, not the work.
+    while (is_lock_error(commit) && conn.in_transaction() && clock::now() < deadline)
+        commit = exec(conn, "COMMIT");
+    if (auto ec = commit) {
         ++metrics_.commit_failures;
         diagnostics why = conn.last_diagnostics();
         if (conn.in_transaction())
@@ -461,7 +536,20 @@ void database_impl::run_maintenance(op_ptr op, completion_batch& done) {
         return;
     }
     auto& conn = *writer_;
+    conn.limit_lock_wait(std::nullopt, op->lock_deadline);
     error_code ec = run_job(conn, *op);
+    // A deferred transaction that read and then wrote while another connection committed:
+    // waiting cannot help, the whole transaction must run again (a few times at most).
+    for (int rerun = 0; ec == make_sqlite_error(SQLITE_BUSY_SNAPSHOT) && rerun < 3; ++rerun) {
+        if (rerun == 0)
+            log(log_level::warn, "a maintenance job's deferred transaction turned into a write "
+                                 "and lost its snapshot; it runs again (use async_write, which "
+                                 "starts with BEGIN IMMEDIATE)");
+        if (conn.in_transaction())
+            (void)exec(conn, "ROLLBACK");
+        op->job->discard_result();
+        ec = run_job(conn, *op);
+    }
     if (conn.in_transaction()) {
         (void)exec(conn, "ROLLBACK");
         if (!ec) {

@@ -5,6 +5,7 @@
 #include "metrics_state.hpp"
 #include "pending_op.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -54,6 +55,7 @@ public:
 
 private:
     using clock = std::chrono::steady_clock;
+    static constexpr auto lock_retry_pause = std::chrono::milliseconds(1);
 
     void enqueue_write(op_ptr op);
     void enqueue_read(op_ptr op);
@@ -61,8 +63,10 @@ private:
     void take_writes_locked(std::deque<op_ptr>& batch);
     bool take_more_writes(std::deque<op_ptr>& batch, std::size_t taken, clock::time_point started);
     void requeue_front(std::deque<op_ptr>& batch);
-    enum class group_outcome { done, rerun };
-    void run_group(std::deque<op_ptr>& batch, completion_batch& done);
+    enum class group_outcome { done, rerun, locked };
+    group_outcome run_group(std::deque<op_ptr>& batch, completion_batch& done);
+    bool expire_lock_waits(completion_batch& done);
+    void count_lock_waits(connection& conn);
     group_outcome run_group_once(std::deque<op_ptr>& batch, completion_batch& done,
                                  bool savepoints);
     void run_maintenance(op_ptr op, completion_batch& done);
@@ -90,6 +94,7 @@ private:
     asio::thread_pool* pool_;
 
     pool_strand writer_strand_;
+    asio::steady_timer lock_retry_timer_; // the writer's next try for another process's lock
     std::optional<connection> writer_;
     applied_settings writer_settings_;
     std::mutex write_mutex_;

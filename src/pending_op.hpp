@@ -14,6 +14,7 @@
 #include <boost/asio/prefer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct pending_op {
     diagnostics diag;
     // The caller's executor, holding outstanding work so its io_context keeps running.
     asio::any_completion_executor executor;
+    // Until when a write may wait for another process's write lock.
+    std::chrono::steady_clock::time_point lock_deadline{};
     std::atomic<bool> cancel_requested{false};
     bool cancellable = false; // a cancellation slot is connected
     std::atomic<reader_slot*> running_on{nullptr}; // a reader running this op right now

@@ -9,6 +9,8 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -78,6 +80,17 @@ public:
 
     // Safe from any thread: makes the running statement fail with SQLITE_INTERRUPT.
     void interrupt() noexcept;
+
+    // Waiting for other connections' locks (the fair busy handler): each wait ends after
+    // busy_timeout, or earlier at `limit` or `deadline` when set.
+    struct lock_waits {
+        std::uint64_t count = 0; // polls that found the lock still held
+        std::chrono::steady_clock::duration time{0};
+    };
+    void limit_lock_wait(std::optional<std::chrono::steady_clock::duration> limit,
+                         std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
+    // The waits since the last call, then starts counting again.
+    lock_waits take_lock_waits() noexcept;
 
     // Releases every cached statement (before schema changes that other code depends on).
     void clear_statement_cache() noexcept;

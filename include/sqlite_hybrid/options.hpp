@@ -22,7 +22,11 @@ enum class synchronous_mode { off, normal, full, extra };
 // Applied at open in this order: busy_timeout, journal_mode (writer only), synchronous,
 // cache_size, temp_store, mmap_size, foreign_keys, journal_size_limit, secure_delete.
 struct connection_options {
+    // How long one statement waits for another connection's lock. The wait is a fair poll
+    // every `busy_poll_interval` (SQLite's own handler sleeps up to 100 ms and favours
+    // newcomers); values over 1 s park a thread for long and are warned about.
     std::chrono::milliseconds busy_timeout{500};
+    std::chrono::microseconds busy_poll_interval{250};
     journal_mode journal = journal_mode::wal;
     synchronous_mode synchronous = synchronous_mode::normal;
     int cache_size = -64000; // negative: KiB, as in PRAGMA cache_size
@@ -76,6 +80,11 @@ struct database_options {
 
     // How long opening may wait for other processes (WAL switch, migrations).
     std::chrono::milliseconds open_timeout{std::chrono::seconds(10)};
+
+    // How long a write may wait for another process's write lock before it fails with
+    // SQLITE_BUSY. The writer waits in short slices on its thread and between them on a timer,
+    // so that the thread serves others meanwhile; a with_retry deadline shortens it.
+    std::chrono::milliseconds lock_timeout{std::chrono::seconds(5)};
 
     logger log; // empty: default_logger()
 };

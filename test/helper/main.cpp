@@ -1,10 +1,16 @@
 // A separate process for the cross-process tests:
 //   test_helper migrate DB START_MS   open DB with the shared migrations at START_MS (epoch ms)
 //   test_helper hold-lock DB HOLD_MS  take the write lock (BEGIN IMMEDIATE), say "locked", hold it
+//   test_helper write-load DB ID COROUTINES WRITES START_MS
+//       at START_MS, COROUTINES coroutines each write WRITES rows with keys ID * 1e6 + n through
+//       with_retry; prints "acknowledged=N errors=E" and exits 0 when E is 0
 #include "migrations.hpp"
 
 #include <sqlite_hybrid/as_result.hpp>
 #include <sqlite_hybrid/database.hpp>
+#include <sqlite_hybrid/retry.hpp>
+
+#include <boost/asio/detached.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,9 +29,13 @@ namespace asio = boost::asio;
 
 namespace {
 
+void sleep_until_epoch_ms(long long start_ms) {
+    std::this_thread::sleep_until(
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(start_ms)));
+}
+
 int migrate(const std::string& path, long long start_ms) {
-    std::this_thread::sleep_until(std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(start_ms)));
+    sleep_until_epoch_ms(start_ms);
     asio::io_context io;
     sh::database_options o;
     o.migrations = sh::test::shared_migrations();
@@ -59,6 +69,49 @@ int hold_lock(const std::string& path, long long hold_ms) {
     return 0;
 }
 
+int write_load(const std::string& path, long long id, int coroutines, int writes,
+               long long start_ms) {
+    asio::io_context io;
+    sh::database_options o;
+    o.migrations = sh::test::shared_migrations();
+    o.log = sh::null_logger();
+    auto f = sh::database::async_open(io.get_executor(), path, o, asio::use_future);
+    io.run();
+    auto db = f.get();
+    sleep_until_epoch_ms(start_ms);
+    int acknowledged = 0, errors = 0;
+    sh::retry_policy policy;
+    policy.deadline = std::chrono::seconds(20);
+    policy.max_retries = 100;
+    policy.base_delay = std::chrono::milliseconds(1);
+    for (int c = 0; c < coroutines; ++c)
+        asio::co_spawn(
+            io,
+            [&, c]() -> asio::awaitable<void> {
+                for (int i = 0; i < writes; ++i) {
+                    const long long key = id * 1000000 + c * 1000 + i;
+                    auto r = co_await sh::with_retry(
+                        [&](auto token) {
+                            return db.async_execute("INSERT INTO kv(k, v) VALUES(?, 'w')",
+                                                    sh::args(key), std::move(token));
+                        },
+                        policy, sh::as_result);
+                    if (r)
+                        ++acknowledged;
+                    else {
+                        ++errors;
+                        std::fprintf(stderr, "write %lld failed: %s\n", key,
+                                     r.error().message().c_str());
+                    }
+                }
+            },
+            asio::detached);
+    io.restart();
+    io.run();
+    std::printf("acknowledged=%d errors=%d\n", acknowledged, errors);
+    return errors == 0 ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -66,6 +119,10 @@ int main(int argc, char** argv) {
         return migrate(argv[2], std::atoll(argv[3]));
     if (argc == 4 && std::string(argv[1]) == "hold-lock")
         return hold_lock(argv[2], std::atoll(argv[3]));
-    std::fprintf(stderr, "usage: test_helper migrate DB START_MS | hold-lock DB HOLD_MS\n");
+    if (argc == 7 && std::string(argv[1]) == "write-load")
+        return write_load(argv[2], std::atoll(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
+                          std::atoll(argv[6]));
+    std::fprintf(stderr, "usage: test_helper migrate DB START_MS | hold-lock DB HOLD_MS | "
+                         "write-load DB ID COROUTINES WRITES START_MS\n");
     return 64;
 }

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <spawn.h>
+#include <unistd.h>
+#include <cstdio>
 #include <sys/wait.h>
 
 #include <stdexcept>
@@ -14,12 +16,28 @@ namespace sqlite_hybrid::test {
 
 class child_process {
 public:
-    explicit child_process(std::vector<std::string> args) {
+    // With `capture_stdout`, the child's standard output can be read with read_line().
+    explicit child_process(std::vector<std::string> args, bool capture_stdout = false) {
         std::vector<char*> argv;
         for (auto& a : args)
             argv.push_back(a.data());
         argv.push_back(nullptr);
-        if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0)
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        int fds[2] = {-1, -1};
+        if (capture_stdout) {
+            if (pipe(fds) != 0)
+                throw std::runtime_error("pipe failed");
+            posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+            posix_spawn_file_actions_addclose(&actions, fds[0]);
+        }
+        const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (capture_stdout) {
+            close(fds[1]);
+            out_ = fdopen(fds[0], "r");
+        }
+        if (rc != 0)
             throw std::runtime_error("cannot start " + args[0]);
     }
     child_process(const child_process&) = delete;
@@ -27,6 +45,16 @@ public:
     ~child_process() {
         if (pid_ > 0)
             wait();
+        if (out_)
+            fclose(out_);
+    }
+
+    // One line of the child's output without its newline; empty at the end of the output.
+    std::string read_line() {
+        std::string line;
+        for (int c; out_ && (c = fgetc(out_)) != EOF && c != '\n';)
+            line += static_cast<char>(c);
+        return line;
     }
 
     // The exit status, or -1 when it did not exit normally.
@@ -39,6 +67,7 @@ public:
 
 private:
     pid_t pid_ = -1;
+    FILE* out_ = nullptr;
 };
 
 } // namespace sqlite_hybrid::test
