@@ -41,6 +41,8 @@ public:
         case errc::wal_unavailable: return "WAL journal mode could not be enabled";
         case errc::migration_failed: return "a schema migration step failed";
         case errc::not_read_only: return "a statement that writes was sent to a read-only connection";
+        case errc::invalid_key: return "a key column value is missing or NULL";
+        case errc::path_refused: return "this file may not be used for this purpose";
         }
         return "unknown sqlite_hybrid error";
     }

@@ -17,6 +17,7 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using sh::test::open_database;
 using sh::test::run;
+using sh::test::until;
 using sh::test::temp_dir;
 
 namespace {
@@ -27,14 +28,6 @@ sh::database_options schema() {
                     "CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT NOT NULL,"
                     "  p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"};
     return o;
-}
-
-// Holds the writer busy until released, so that the writes queued meanwhile form one group.
-awaitable<void> until(asio::io_context& io, const std::function<bool()>& condition) {
-    while (!condition()) {
-        asio::steady_timer t(io, std::chrono::milliseconds(1));
-        co_await t.async_wait(asio::use_awaitable);
-    }
 }
 
 // Holds the writer busy until released, so that the writes queued meanwhile form one group.

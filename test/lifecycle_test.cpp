@@ -22,6 +22,7 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using sh::test::open_database;
 using sh::test::run;
+using sh::test::until;
 using sh::test::temp_dir;
 
 namespace {
@@ -30,13 +31,6 @@ sh::database_options schema() {
     sh::database_options o;
     o.migrations = {"CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT NOT NULL)"};
     return o;
-}
-
-awaitable<void> until(asio::io_context& io, const std::function<bool()>& condition) {
-    while (!condition()) {
-        asio::steady_timer t(io, std::chrono::milliseconds(1));
-        co_await t.async_wait(asio::use_awaitable);
-    }
 }
 
 int count_rows(asio::io_context& io, sh::database& db) {

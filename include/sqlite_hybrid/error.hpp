@@ -25,6 +25,8 @@ enum class errc {
     wal_unavailable,     // WAL was required but the file or path cannot use it
     migration_failed,    // a schema migration step failed
     not_read_only,       // a write statement was sent to a read-only connection
+    invalid_key,         // a key column value that is missing or NULL
+    path_refused,        // a file that may not be used for this (the main database as a log file)
 };
 
 // Conditions that group codes of both categories, for `ec == condition::busy` tests.

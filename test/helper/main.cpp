@@ -4,11 +4,15 @@
 //   test_helper write-load DB ID COROUTINES WRITES START_MS
 //       at START_MS, COROUTINES coroutines each write WRITES rows with keys ID * 1e6 + n through
 //       with_retry; prints "acknowledged=N errors=E" and exits 0 when E is 0
+//   test_helper buffer-stream DB
+//       buffers rows k = 0, 1, 2 ... into kv through a write buffer, forcing a flush every 100
+//       rows and printing the last k it reported flushed; runs until killed
 #include "migrations.hpp"
 
 #include <sqlite_hybrid/as_result.hpp>
 #include <sqlite_hybrid/database.hpp>
 #include <sqlite_hybrid/retry.hpp>
+#include <sqlite_hybrid/write_buffer.hpp>
 
 #include <boost/asio/detached.hpp>
 
@@ -112,6 +116,36 @@ int write_load(const std::string& path, long long id, int coroutines, int writes
     return errors == 0 ? 0 : 1;
 }
 
+int buffer_stream(const std::string& path) {
+    asio::io_context io;
+    sh::database_options o;
+    o.migrations = sh::test::shared_migrations();
+    o.log = sh::null_logger();
+    int status = 1;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            auto db = co_await sh::database::async_open(io.get_executor(), path, o);
+            sh::write_buffer_options bo;
+            bo.flush_interval = std::chrono::milliseconds(10);
+            bo.log = sh::null_logger();
+            sh::write_buffer buffer(db, bo);
+            co_await buffer.async_start();
+            for (long long k = 0;; ++k) {
+                if (buffer.buffer_upsert("kv", {{"k", k}, {"v", "streamed"}}, {"k"}))
+                    co_return;
+                if (k % 100 == 99) {
+                    co_await buffer.async_force_flush();
+                    std::printf("%lld\n", k);
+                    std::fflush(stdout);
+                }
+            }
+        },
+        [&](std::exception_ptr) { status = 1; });
+    io.run();
+    return status;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -119,10 +153,12 @@ int main(int argc, char** argv) {
         return migrate(argv[2], std::atoll(argv[3]));
     if (argc == 4 && std::string(argv[1]) == "hold-lock")
         return hold_lock(argv[2], std::atoll(argv[3]));
+    if (argc == 3 && std::string(argv[1]) == "buffer-stream")
+        return buffer_stream(argv[2]);
     if (argc == 7 && std::string(argv[1]) == "write-load")
         return write_load(argv[2], std::atoll(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
                           std::atoll(argv[6]));
     std::fprintf(stderr, "usage: test_helper migrate DB START_MS | hold-lock DB HOLD_MS | "
-                         "write-load DB ID COROUTINES WRITES START_MS\n");
+                         "write-load DB ID COROUTINES WRITES START_MS | buffer-stream DB\n");
     return 64;
 }

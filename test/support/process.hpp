@@ -1,6 +1,7 @@
 // Starting the test helper as a real process and waiting for it.
 #pragma once
 
+#include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
 #include <cstdio>
@@ -56,6 +57,8 @@ public:
             line += static_cast<char>(c);
         return line;
     }
+
+    void kill() { ::kill(pid_, SIGKILL); }
 
     // The exit status, or -1 when it did not exit normally.
     int wait() {

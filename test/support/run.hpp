@@ -5,9 +5,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <type_traits>
 #include <stdexcept>
@@ -40,6 +42,15 @@ template <class T> T run(boost::asio::io_context& io, boost::asio::awaitable<T> 
     future.get(); // rethrows what the coroutine threw
     if constexpr (!std::is_void_v<T>)
         return std::move(*out);
+}
+
+// Polls `condition` every millisecond until it holds (run() bounds how long that may take).
+inline boost::asio::awaitable<void> until(boost::asio::io_context& io,
+                                          std::function<bool()> condition) {
+    while (!condition()) {
+        boost::asio::steady_timer t(io, std::chrono::milliseconds(1));
+        co_await t.async_wait(boost::asio::use_awaitable);
+    }
 }
 
 // Opens a database on `io` with options tuned for tests (quiet logger unless given one).

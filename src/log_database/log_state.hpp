@@ -1,0 +1,136 @@
+// The machinery behind `log_database`: the bounded buffer that log() fills from any thread, and
+// the flusher, one coroutine on a strand of the caller's executor, that opens the file, writes
+// batches, runs retention chunk by chunk, reports failures and stops.
+#pragma once
+
+#include "log_buffer.hpp"
+
+#include <sqlite_hybrid/database.hpp>
+#include <sqlite_hybrid/log_database_metrics.hpp>
+#include <sqlite_hybrid/log_database_options.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace sqlite_hybrid::detail {
+
+// Marks the code where the log database itself speaks (its database's logger hook, its
+// failure reports): log() on a thread inside it keeps the entry out, so that a logger routed
+// back into the log database cannot feed on itself.
+class log_recursion_guard {
+public:
+    log_recursion_guard() noexcept : outer_(inside_) { inside_ = true; }
+    ~log_recursion_guard() { inside_ = outer_; }
+    log_recursion_guard(const log_recursion_guard&) = delete;
+    log_recursion_guard& operator=(const log_recursion_guard&) = delete;
+    static bool active() noexcept { return inside_; }
+
+private:
+    bool outer_;
+    static thread_local bool inside_;
+};
+
+class log_state : public std::enable_shared_from_this<log_state> {
+public:
+    using done_handler = asio::any_completion_handler<void(error_code)>;
+    using count_handler = asio::any_completion_handler<void(error_code, std::int64_t)>;
+
+    log_state(asio::any_io_executor ex, std::string path, log_database_options options);
+
+    // Opens the file (waiting for it; a failure is reported and retried later), then starts
+    // the flusher.
+    void start();
+
+    // Any thread; never waits for I/O. False when the recursion guard keeps the entry out.
+    bool accepting_here() noexcept;
+    void log(log_entry&& entry) noexcept;
+    void count_lost(log_level level) noexcept; // an entry that could not even be built
+    void request_flush() noexcept;
+
+    // Any thread: the waiters are registered on the strand.
+    void flush(done_handler handler);
+    void stop(done_handler handler);
+    void run_retention(count_handler handler);
+
+    // The database to read from, or the reason there is none (the open failed, or closed).
+    std::shared_ptr<database> readable_database(error_code& why) const;
+
+    log_database_metrics metrics() const;
+    const std::string& path() const noexcept { return path_; }
+    const asio::any_io_executor& executor() const noexcept { return ex_; }
+
+private:
+    using clock = std::chrono::steady_clock;
+    template <class T> using awaitable = asio::awaitable<T>;
+
+    awaitable<void> run();
+    awaitable<void> wait_for_work();
+    awaitable<error_code> open_file(std::shared_ptr<database>& out, diagnostics& diag);
+    awaitable<error_code> ensure_open();
+    awaitable<error_code> drain(bool& emptied, std::size_t max_batches);
+    awaitable<void> retention_step();
+    awaitable<void> finish(error_code last);
+
+    void take_batch(std::vector<log_entry>& batch);
+    void put_back(std::vector<log_entry>& batch);
+    void end_retention(error_code ec);
+    void note_failure(error_code ec, const diagnostics& diag, std::string_view doing);
+    void note_success();
+    void report(const std::string& text);
+    bool stopping() const;
+    std::shared_ptr<database> current_database() const;
+
+    const asio::any_io_executor ex_;
+    const std::string path_;
+    const log_database_options options_;
+    asio::strand<asio::any_io_executor> strand_;
+
+    std::atomic<std::uint64_t> suppressed_{0}; // counted without the mutex
+
+    // Shared with the threads that log, under mutex_.
+    mutable std::mutex mutex_;
+    log_buffer buffer_;
+    log_drop_counts drops_to_report_{}; // since the last "dropped" entry
+    log_drop_counts dropped_{};
+    bool stopping_ = false;
+    bool wake_when_full_ = false; // the flusher waits on its timer and wants a full batch
+    std::uint64_t accepted_ = 0;
+    std::uint64_t dropped_after_stop_ = 0;
+    std::size_t max_buffered_seen_ = 0;
+    log_database_metrics written_; // the flusher's counters (written, batches, failures, ...)
+
+    mutable std::mutex database_mutex_; // queries read these from any thread
+    std::shared_ptr<database> database_;
+    error_code open_error_;
+
+    // The strand's own.
+    asio::steady_timer timer_;
+    bool flush_requested_ = false;
+    bool stopped_ = false;
+    std::vector<done_handler> flush_waiters_;
+    std::vector<done_handler> stop_waiters_;
+    bool failing_ = false;
+    clock::time_point last_failure_{};
+    std::uint64_t failed_attempts_ = 0;
+    std::uint64_t dropped_when_failing_ = 0;
+    // Retention: a pass deletes chunk by chunk, then releases free pages step by step.
+    clock::time_point retention_next_ = clock::time_point::max();
+    bool retention_requested_ = false;
+    bool retention_active_ = false;
+    bool retention_vacuuming_ = false;
+    log_time retention_cutoff_{};
+    std::int64_t retention_deleted_in_pass_ = 0;
+    std::vector<count_handler> retention_waiters_;
+};
+
+} // namespace sqlite_hybrid::detail

@@ -1,0 +1,40 @@
+// Writing pending rows on the writer connection: statements built from the checked, quoted
+// names of each (table, column set), values always bound. Runs of upserts with the same
+// columns go in multi-row INSERTs.
+#pragma once
+
+#include "pending_store.hpp"
+
+#include <sqlite_hybrid/connection.hpp>
+
+namespace sqlite_hybrid::detail::wb {
+
+struct row_failure {
+    std::size_t index;
+    error_code error;
+    std::string message;
+};
+
+struct isolated_result {
+    std::size_t written = 0;
+    std::vector<row_failure> failures; // rows that can never be written, as they are
+};
+
+// Orders a table's rows so that rows with the same statements are neighbours.
+void order_for_statements(flushing_table& table);
+
+// Rows [begin, end) of `table`: the first failure stops and is returned (the caller's
+// transaction rolls back whatever ran).
+result<std::size_t> write_rows(connection& conn, const flushing_table& table, std::size_t begin,
+                               std::size_t end);
+
+// The same, each row inside its own savepoint: a row that fails for a reason of its own is
+// reported and the others are written. An error that is not the row's (the lock, I/O, a full
+// disk) is returned as a whole.
+result<isolated_result> write_rows_isolated(connection& conn, const flushing_table& table,
+                                            std::size_t begin, std::size_t end);
+
+// Whether a flush that failed with `ec` may succeed later with the same rows.
+bool is_transient(const error_code& ec);
+
+} // namespace sqlite_hybrid::detail::wb

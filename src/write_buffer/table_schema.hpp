@@ -1,0 +1,41 @@
+// The live schema as the write buffer checks it: which tables and columns exist, and which
+// column sets are unique keys. Names are matched as SQLite matches them (ASCII case-insensitive)
+// and always written back in their canonical spelling, quoted.
+#pragma once
+
+#include <sqlite_hybrid/connection.hpp>
+#include <sqlite_hybrid/result.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sqlite_hybrid::detail::wb {
+
+std::string fold_case(std::string_view name);
+std::string quote_identifier(std::string_view name);
+
+struct table_info {
+    std::string name;                           // canonical spelling
+    std::map<std::string, std::string> columns; // folded name -> canonical name
+    std::map<std::string, int> column_order;    // folded name -> position in the table
+    std::vector<std::vector<std::string>> unique_keys; // folded names, sorted
+
+    const std::string* canonical_column(std::string_view name) const;
+    // Whether these folded, sorted columns are the primary key or a unique index.
+    bool is_unique_key(const std::vector<std::string>& folded_sorted) const;
+};
+
+struct schema {
+    std::map<std::string, table_info> tables; // folded table name -> info
+    std::int64_t version = -1;                // PRAGMA schema_version when loaded
+
+    const table_info* find(std::string_view table) const;
+};
+
+// Reads the schema through a connection (on a database strand).
+result<schema> load_schema(connection& conn);
+
+} // namespace sqlite_hybrid::detail::wb
