@@ -24,6 +24,8 @@
 // Usage: contention_bench [--processes P] [--coroutines C] [--duration SECONDS]
 //                         [--strategy naive|busy_timeout|seed|hybrid|all] [--hold-lock SECONDS]
 //                         [--db PATH] [--json FILE]
+#include "support/temp_dir.hpp"
+
 #include <sqlite_hybrid/database.hpp>
 #include <sqlite_hybrid/lock_metrics.hpp>
 #include <sqlite_hybrid/retry.hpp>
@@ -137,11 +139,13 @@ struct process_report {
     std::uint64_t wal_bytes_end = 0;  // -wal file size when the duration ended
     std::uint64_t wal_bytes_peak = 0; // largest -wal size seen (sampled every 50 ms)
     std::uint64_t rows_in_file = 0;   // filled in by the parent
+    std::vector<double> lag_timeline_ms; // worst lag in each half second of the run
     json::object metrics; // counters; keys starting with "max_" merge by max, others add up
 };
 BOOST_DESCRIBE_STRUCT(process_report, (),
                       (committed, errors, first_error, elapsed_s, start_skew_ms, worst_lag_ms,
-                       worst_lag_at_s, wal_bytes_end, wal_bytes_peak, rows_in_file, metrics))
+                       worst_lag_at_s, wal_bytes_end, wal_bytes_peak, rows_in_file,
+                       lag_timeline_ms, metrics))
 
 // One strategy: its processes merged, latencies over every committed write.
 struct strategy_report : process_report {
@@ -426,10 +430,16 @@ asio::awaitable<void> ticker(clock_type::time_point start, clock_type::time_poin
         timer.expires_after(1ms);
         co_await timer.async_wait(asio::use_awaitable);
         const auto now = clock_type::now();
-        if (millis(now - timer.expiry()) > out.worst_lag_ms) {
-            out.worst_lag_ms = millis(now - timer.expiry());
+        const double lag = millis(now - timer.expiry());
+        if (lag > out.worst_lag_ms) {
+            out.worst_lag_ms = lag;
             out.worst_lag_at_s = seconds(now - start);
         }
+        // Per half second, to tell the lag during a held lock from the lag around it.
+        const auto slot = static_cast<std::size_t>(seconds(now - start) * 2);
+        if (out.lag_timeline_ms.size() <= slot)
+            out.lag_timeline_ms.resize(slot + 1);
+        out.lag_timeline_ms[slot] = std::max(out.lag_timeline_ms[slot], lag);
         if (tick % 50 == 0)
             out.wal_bytes_peak = std::max(out.wal_bytes_peak, wal_bytes(db_path));
     }
@@ -663,6 +673,9 @@ strategy_report combine(const std::string& name, std::vector<child_state>& child
             r.worst_lag_ms = c.worst_lag_ms;
             r.worst_lag_at_s = c.worst_lag_at_s;
         }
+        r.lag_timeline_ms.resize(std::max(r.lag_timeline_ms.size(), c.lag_timeline_ms.size()));
+        for (std::size_t i = 0; i < c.lag_timeline_ms.size(); ++i)
+            r.lag_timeline_ms[i] = std::max(r.lag_timeline_ms[i], c.lag_timeline_ms[i]);
         r.wal_bytes_end = std::max(r.wal_bytes_end, c.wal_bytes_end);
         r.wal_bytes_peak = std::max(r.wal_bytes_peak, c.wal_bytes_peak);
         r.rows_lost += c.committed > rows[p] ? c.committed - rows[p] : 0;
@@ -798,6 +811,10 @@ void print_report(const config& cfg, const raw_report& raw,
                     static_cast<unsigned long long>(r.rows_unacknowledged), r.other_cpu_s);
         if (r.errors)
             std::printf("%-12s first error: %s\n", "", r.first_error.c_str());
+        std::printf("%-12s worst lag per 0.5 s (ms):", "");
+        for (double lag : r.lag_timeline_ms)
+            std::printf(" %.1f", lag);
+        std::printf("\n");
         std::printf("%-12s %s\n", "", describe_metrics(r.metrics).c_str());
         if (!r.hold_lock.empty()) {
             const auto h = json::value_to<hold_report>(json::value(r.hold_lock));
@@ -902,30 +919,8 @@ std::optional<config> parse_args(int argc, char** argv) {
     return cfg;
 }
 
-// A fresh directory for the children's results (and the database unless --db), removed at
-// the end.
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "contention_bench.XXXXXX").string();
-        if (!mkdtemp(pattern.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    fs::path path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
 int run(config cfg) {
-    temp_dir work;
+    bench::temp_dir work("contention_bench");
     if (cfg.db_path.empty())
         cfg.db_path = (work.path() / "bench.db").string();
     reset_table(cfg.db_path);

@@ -11,6 +11,8 @@
 //
 // Usage: core_bench [--duration SECONDS] [--scenario writes|writes-hot|single|reads|all]
 //                   [--db PATH] [--json FILE]
+#include "support/temp_dir.hpp"
+
 #include <sqlite_hybrid/connection.hpp>
 #include <sqlite_hybrid/database.hpp>
 
@@ -583,31 +585,10 @@ std::optional<config> parse_args(int argc, char** argv) {
     return cfg;
 }
 
-// A fresh directory for the database and its -wal/-shm files, removed when done.
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "core_bench.XXXXXX").string();
-        if (!mkdtemp(pattern.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    fs::path path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
 int run(config cfg) {
-    std::optional<temp_dir> tmp;
+    std::optional<bench::temp_dir> tmp;
     if (cfg.db_path.empty()) {
-        tmp.emplace();
+        tmp.emplace("core_bench");
         cfg.db_path = (tmp->path() / "bench.db").string();
     }
     prepare_table(cfg.db_path);

@@ -12,6 +12,8 @@
 //
 // Usage: log_bench [--records N] [--threads T] [--duration SECONDS] [--rates R,R,...|max]
 //                  [--rounds K] [--dir PATH] [--json FILE]
+#include "support/temp_dir.hpp"
+
 #include <sqlite_hybrid/database.hpp>
 #include <sqlite_hybrid/log_database.hpp>
 #include <sqlite_hybrid/log_database_sink.hpp>
@@ -303,31 +305,11 @@ std::optional<config> parse_args(int argc, char** argv) {
     return cfg;
 }
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "log_bench.XXXXXX").string();
-        if (!mkdtemp(pattern.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
 int run(const config& cfg) {
-    std::optional<temp_dir> tmp;
+    std::optional<bench::temp_dir> tmp;
     fs::path dir = cfg.dir;
     if (dir.empty()) {
-        tmp.emplace();
+        tmp.emplace("log_bench");
         dir = tmp->path();
     }
     json::object doc;

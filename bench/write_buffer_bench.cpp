@@ -7,6 +7,8 @@
 //   api-p99     single-row API writes (16 coroutines) while the buffer flushes 100k rows.
 //
 // Usage: write_buffer_bench [--batch-size N] [--rows N] [--keys N]
+#include "support/temp_dir.hpp"
+
 #include <sqlite_hybrid/write_buffer.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -254,16 +256,14 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("write_buffer_bench." + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir);
+    bench::temp_dir work("write_buffer_bench");
+    const auto& dir = work.path();
     const auto keys = key_sequence(cfg);
 
     const double raw = raw_rows_per_second((dir / "raw.db").string(), keys);
     const auto lib = library_rows_per_second((dir / "buffer.db").string(), cfg, keys);
     const double bytes = bytes_per_pending_row((dir / "memory.db").string(), cfg.keys);
     const auto api = api_writes_during_flush((dir / "api.db").string(), cfg);
-    std::filesystem::remove_all(dir);
 
     std::printf("write_buffer_bench: %zu upserts over %lld keys, %d producers, batch_size %zu\n\n",
                 cfg.rows, static_cast<long long>(cfg.keys), cfg.producers, cfg.batch_size);
