@@ -97,7 +97,9 @@ struct config {
 double millis(clock_type::duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
 }
-double seconds(clock_type::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(clock_type::duration d) {
+    return std::chrono::duration<double>(d).count();
+}
 clock_type::duration from_seconds(double s) {
     return std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(s));
 }
@@ -132,20 +134,20 @@ struct process_report {
     std::uint64_t committed = 0;
     std::uint64_t errors = 0; // surfaced to the caller
     std::string first_error;
-    double elapsed_s = 0;       // from the common start to the last acknowledgement
-    double start_skew_ms = 0;   // how late the process was for the common start
-    double worst_lag_ms = 0;    // worst lateness of the 1 ms ticker
-    double worst_lag_at_s = 0;  // when it happened, from the start
-    std::uint64_t wal_bytes_end = 0;  // -wal file size when the duration ended
-    std::uint64_t wal_bytes_peak = 0; // largest -wal size seen (sampled every 50 ms)
-    std::uint64_t rows_in_file = 0;   // filled in by the parent
+    double elapsed_s = 0;                // from the common start to the last acknowledgement
+    double start_skew_ms = 0;            // how late the process was for the common start
+    double worst_lag_ms = 0;             // worst lateness of the 1 ms ticker
+    double worst_lag_at_s = 0;           // when it happened, from the start
+    std::uint64_t wal_bytes_end = 0;     // -wal file size when the duration ended
+    std::uint64_t wal_bytes_peak = 0;    // largest -wal size seen (sampled every 50 ms)
+    std::uint64_t rows_in_file = 0;      // filled in by the parent
     std::vector<double> lag_timeline_ms; // worst lag in each half second of the run
     json::object metrics; // counters; keys starting with "max_" merge by max, others add up
 };
 BOOST_DESCRIBE_STRUCT(process_report, (),
                       (committed, errors, first_error, elapsed_s, start_skew_ms, worst_lag_ms,
-                       worst_lag_at_s, wal_bytes_end, wal_bytes_peak, rows_in_file,
-                       lag_timeline_ms, metrics))
+                       worst_lag_at_s, wal_bytes_end, wal_bytes_peak, rows_in_file, lag_timeline_ms,
+                       metrics))
 
 // One strategy: its processes merged, latencies over every committed write.
 struct strategy_report : process_report {
@@ -189,8 +191,8 @@ template <class Report> void set_latencies(Report& r, std::vector<std::int64_t>&
         return;
     std::sort(ns.begin(), ns.end());
     auto at = [&](double q) {
-        const auto rank = static_cast<std::size_t>(
-            std::max(1.0, std::ceil(q * static_cast<double>(ns.size()))));
+        const auto rank =
+            static_cast<std::size_t>(std::max(1.0, std::ceil(q * static_cast<double>(ns.size()))));
         return static_cast<double>(ns[rank - 1]) / 1e6;
     };
     r.p50_ms = at(0.50);
@@ -268,8 +270,8 @@ private:
 class raw_statement {
 public:
     raw_statement(sqlite3* db, const std::string& sql) {
-        if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt_,
-                               nullptr) != SQLITE_OK)
+        if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) !=
+            SQLITE_OK)
             fail_sqlite(db, sql);
     }
     raw_statement(const raw_statement&) = delete;
@@ -603,16 +605,16 @@ int run_hold_child(const std::string& db_path, std::int64_t start_ms, double off
     std::this_thread::sleep_until(from_epoch_ms(start_ms) + from_seconds(offset_s));
     const auto asked = clock_type::now();
     int rc;
-    while (((rc = sqlite3_exec(conn.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr)) &
-            0xff) == SQLITE_BUSY)
+    while (((rc = sqlite3_exec(conn.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr)) & 0xff) ==
+           SQLITE_BUSY)
         std::this_thread::sleep_for(50us);
     if (rc != SQLITE_OK)
         fail_sqlite(conn.get(), "BEGIN IMMEDIATE");
     const auto acquired = clock_type::now();
     hold_report r;
-    r.acquired_at_s = std::chrono::duration<double>(std::chrono::system_clock::now() -
-                                                    from_epoch_ms(start_ms))
-                          .count();
+    r.acquired_at_s =
+        std::chrono::duration<double>(std::chrono::system_clock::now() - from_epoch_ms(start_ms))
+            .count();
     r.waited_ms = millis(acquired - asked);
     std::this_thread::sleep_for(from_seconds(hold_s));
     conn.exec("ROLLBACK");
@@ -699,10 +701,10 @@ strategy_report run_strategy(const config& cfg, const std::string& name, const f
     reset_table(cfg.db_path);
     const other_cpu_meter others;
     // Far enough ahead for every child to start and open its connections first.
-    const auto start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch() + 300ms +
-                              cfg.processes * 100ms)
-                              .count();
+    const auto start_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch() + 300ms + cfg.processes * 100ms)
+            .count();
     std::vector<pid_t> pids;
     std::vector<std::string> outputs;
     for (int p = 0; p < cfg.processes; ++p) {
@@ -771,7 +773,8 @@ std::string describe_metrics(const json::object& m) {
     }
     if (m.contains("groups") && m.at("groups").to_number<double>() > 0) {
         std::snprintf(buf, sizeof buf, ", mean group %.2f",
-                      m.at("grouped_jobs").to_number<double>() / m.at("groups").to_number<double>());
+                      m.at("grouped_jobs").to_number<double>() /
+                          m.at("groups").to_number<double>());
         line += buf;
     }
     return line;
@@ -806,8 +809,8 @@ void print_report(const config& cfg, const raw_report& raw,
         std::printf("%-12s WAL peak %llu bytes, elapsed %.2f s, start skew %.1f ms, worst lag at "
                     "t=%.3f s, %llu rows in the file not acknowledged, other processes' CPU "
                     "%.2f s\n",
-                    r.name.c_str(), static_cast<unsigned long long>(r.wal_bytes_peak),
-                    r.elapsed_s, r.start_skew_ms, r.worst_lag_at_s,
+                    r.name.c_str(), static_cast<unsigned long long>(r.wal_bytes_peak), r.elapsed_s,
+                    r.start_skew_ms, r.worst_lag_at_s,
                     static_cast<unsigned long long>(r.rows_unacknowledged), r.other_cpu_s);
         if (r.errors)
             std::printf("%-12s first error: %s\n", "", r.first_error.c_str());
@@ -941,8 +944,8 @@ int run(config cfg) {
 // The hidden modes a parent starts its children in.
 int run_hidden(const std::vector<std::string>& a) {
     if (a[0] == "--child" && a.size() == 8)
-        return run_child({a[1], std::stoi(a[2]), std::stoi(a[3]), std::stod(a[4]),
-                          std::stoll(a[5]), a[6], a[7]});
+        return run_child({a[1], std::stoi(a[2]), std::stoi(a[3]), std::stod(a[4]), std::stoll(a[5]),
+                          a[6], a[7]});
     if (a[0] == "--child-hold" && a.size() == 6)
         return run_hold_child(a[1], std::stoll(a[2]), std::stod(a[3]), std::stod(a[4]), a[5]);
     throw std::invalid_argument("bad arguments for " + a[0]);
