@@ -574,9 +574,12 @@ void database_impl::checkpoint_if_needed() {
     if (!checkpointer_ || checkpoint_running_.exchange(true))
         return;
     if (pages >= options_.checkpoint_restart_pages) {
-        run_checkpoint(*writer_, SQLITE_CHECKPOINT_RESTART);
+        // When readers or other processes kept it from finishing, wait for the WAL to grow by
+        // another threshold before trying again, instead of after every group.
+        const bool finished = run_checkpoint(*writer_, SQLITE_CHECKPOINT_RESTART);
         checkpoint_running_ = false;
-        next_checkpoint_pages_ = options_.checkpoint_threshold_pages;
+        next_checkpoint_pages_ =
+            finished ? options_.checkpoint_threshold_pages : pages + options_.checkpoint_threshold_pages;
         return;
     }
     // Passive checkpoints again only once the WAL has grown by half a threshold more.
@@ -589,7 +592,7 @@ void database_impl::checkpoint_if_needed() {
     });
 }
 
-void database_impl::run_checkpoint(connection& conn, int mode) {
+bool database_impl::run_checkpoint(connection& conn, int mode) {
     int log_frames = 0;
     int copied = 0;
     const int rc =
@@ -598,7 +601,7 @@ void database_impl::run_checkpoint(connection& conn, int mode) {
     if (mode == SQLITE_CHECKPOINT_RESTART)
         ++metrics_.checkpoint_restarts;
     if (rc == SQLITE_OK && copied >= log_frames)
-        return;
+        return true;
     ++metrics_.checkpoints_incomplete;
     if (mode == SQLITE_CHECKPOINT_RESTART)
         log(log_level::debug, "RESTART checkpoint of '" + path_ + "' did not finish (" +
@@ -606,6 +609,7 @@ void database_impl::run_checkpoint(connection& conn, int mode) {
                                                          " frames left behind by readers"
                                                    : std::string(sqlite3_errstr(rc))) +
                                   ")");
+    return false;
 }
 
 // ---- the readers ---------------------------------------------------------------------------

@@ -76,7 +76,7 @@ private:
     void run_read(reader_slot& reader, op_ptr& op, completion_batch& done);
     error_code run_job(connection& conn, pending_op& op);
     void checkpoint_if_needed();
-    void run_checkpoint(connection& conn, int mode);
+    bool run_checkpoint(connection& conn, int mode); // true when every frame was copied
     void complete(op_ptr op, error_code ec, completion_batch& done);
     void flush(completion_batch& done);
     void operation_finished(std::size_t n);
