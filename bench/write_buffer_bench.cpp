@@ -6,7 +6,7 @@
 //   memory      heap bytes per pending row: 100k rows of 3 integers and a 20-byte string.
 //   api-p99     single-row API writes (16 coroutines) while the buffer flushes 100k rows.
 //
-// Usage: write_buffer_bench [--batch-size N] [--rows N] [--keys N]
+// Usage: write_buffer_bench [--batch-size N] [--rows N] [--keys N] [--only throughput|memory|api]
 #include "support/temp_dir.hpp"
 
 #include <sqlite_hybrid/write_buffer.hpp>
@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -131,6 +132,8 @@ asio::awaitable<void> produce(sh::write_buffer& buffer, const std::vector<std::i
 
 struct throughput_result {
     double rows_per_s;
+    double producing_s; // until the last producer returned
+    double stopping_s;  // the final flush
     sh::write_buffer_metrics metrics;
 };
 
@@ -157,11 +160,19 @@ throughput_result library_rows_per_second(const std::string& path, const config&
     io.restart();
     while (done < cfg.producers)
         io.run_one();
+    const double producing = seconds_since(start);
     auto report = wait(io, asio::co_spawn(io, buffer.async_stop(), asio::use_future));
-    const double rate = static_cast<double>(keys.size()) / seconds_since(start);
+    const double total = seconds_since(start);
     if (!report.unwritten.empty())
         std::fprintf(stderr, "unwritten rows: %zu\n", report.unwritten.size());
-    return {rate, buffer.metrics()};
+    return {static_cast<double>(keys.size()) / total, producing, total - producing,
+            buffer.metrics()};
+}
+
+// Heap in use, including blocks large enough to be mapped on their own (which uordblks leaves out).
+std::size_t heap_in_use() {
+    const auto m = mallinfo2();
+    return m.uordblks + m.hblkhd;
 }
 
 double bytes_per_pending_row(const std::string& path, std::int64_t rows) {
@@ -180,10 +191,10 @@ double bytes_per_pending_row(const std::string& path, std::int64_t rows) {
         prepared.push_back(item_row(k, k));
     const sh::column_names key{"id"};
     malloc_trim(0);
-    const auto before = mallinfo2().uordblks;
+    const auto before = heap_in_use();
     for (const auto& r : prepared)
         (void)buffer.buffer_upsert("items", r, key);
-    const auto after = mallinfo2().uordblks;
+    const auto after = heap_in_use();
     wait(io, asio::co_spawn(io, buffer.async_stop(), asio::use_future));
     return static_cast<double>(after - before) / static_cast<double>(rows);
 }
@@ -242,6 +253,7 @@ api_latency api_writes_during_flush(const std::string& path, const config& cfg) 
 
 int main(int argc, char** argv) {
     config cfg;
+    std::string only; // empty: every part
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string opt = argv[i];
         const long long v = std::atoll(argv[i + 1]);
@@ -251,31 +263,45 @@ int main(int argc, char** argv) {
             cfg.rows = static_cast<std::size_t>(v);
         else if (opt == "--keys")
             cfg.keys = v;
+        else if (opt == "--only" && (std::string_view(argv[i + 1]) == "throughput" ||
+                                     std::string_view(argv[i + 1]) == "memory" ||
+                                     std::string_view(argv[i + 1]) == "api"))
+            only = argv[i + 1];
         else {
-            std::fprintf(stderr, "usage: write_buffer_bench [--batch-size N] [--rows N] [--keys N]\n");
+            std::fprintf(stderr, "usage: write_buffer_bench [--batch-size N] [--rows N] [--keys N]"
+                                 " [--only throughput|memory|api]\n");
             return 2;
         }
     }
     bench::temp_dir work("write_buffer_bench");
     const auto& dir = work.path();
     const auto keys = key_sequence(cfg);
-
-    const double raw = raw_rows_per_second((dir / "raw.db").string(), keys);
-    const auto lib = library_rows_per_second((dir / "buffer.db").string(), cfg, keys);
-    const double bytes = bytes_per_pending_row((dir / "memory.db").string(), cfg.keys);
-    const auto api = api_writes_during_flush((dir / "api.db").string(), cfg);
+    auto part = [&](const char* name) { return only.empty() || only == name; };
 
     std::printf("write_buffer_bench: %zu upserts over %lld keys, %d producers, batch_size %zu\n\n",
                 cfg.rows, static_cast<long long>(cfg.keys), cfg.producers, cfg.batch_size);
-    std::printf("%-34s %12.0f rows/s\n", "raw sqlite3, one transaction", raw);
-    std::printf("%-34s %12.0f rows/s   %.2fx raw (goal >= 0.80x)\n", "write buffer, end to end",
-                lib.rows_per_s, lib.rows_per_s / raw);
-    std::printf("%-34s %12llu coalesced, %llu written, %llu flushes\n", "",
-                static_cast<unsigned long long>(lib.metrics.coalesced),
-                static_cast<unsigned long long>(lib.metrics.flushed),
-                static_cast<unsigned long long>(lib.metrics.flushes));
-    std::printf("%-34s %12.0f bytes (goal <= 256)\n", "heap per pending row", bytes);
-    std::printf("%-34s %12.2f ms p50, %.2f ms p99 (goal <= 20), %.2f ms max, %zu writes\n",
-                "API writes during a 100k-row flush", api.p50_ms, api.p99_ms, api.max_ms, api.writes);
+    if (part("throughput")) {
+        const double raw = raw_rows_per_second((dir / "raw.db").string(), keys);
+        const auto lib = library_rows_per_second((dir / "buffer.db").string(), cfg, keys);
+        std::printf("%-34s %12.0f rows/s\n", "raw sqlite3, one transaction", raw);
+        std::printf("%-34s %12.0f rows/s   %.2fx raw (goal >= 0.80x)\n", "write buffer, end to end",
+                    lib.rows_per_s, lib.rows_per_s / raw);
+        std::printf("%-34s %12.2f s producing, %.2f s final flush\n", "", lib.producing_s,
+                    lib.stopping_s);
+        std::printf("%-34s %12llu coalesced, %llu written, %llu flushes\n", "",
+                    static_cast<unsigned long long>(lib.metrics.coalesced),
+                    static_cast<unsigned long long>(lib.metrics.flushed),
+                    static_cast<unsigned long long>(lib.metrics.flushes));
+    }
+    if (part("memory")) {
+        const double bytes = bytes_per_pending_row((dir / "memory.db").string(), cfg.keys);
+        std::printf("%-34s %12.0f bytes (goal <= 256)\n", "heap per pending row", bytes);
+    }
+    if (part("api")) {
+        const auto api = api_writes_during_flush((dir / "api.db").string(), cfg);
+        std::printf("%-34s %12.2f ms p50, %.2f ms p99 (goal <= 20), %.2f ms max, %zu writes\n",
+                    "API writes during a 100k-row flush", api.p50_ms, api.p99_ms, api.max_ms,
+                    api.writes);
+    }
     return 0;
 }

@@ -14,7 +14,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -91,6 +95,46 @@ TEST(LogDatabaseSink, SingleThreadedSinkWorksToo) {
     auto rows = read_all(io, logs);
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].logger, "st");
+    run(io, logs.async_stop());
+}
+
+TEST(LogDatabaseSink, ThreadsLogThroughOneSinkWhileItsPatternChanges) {
+    temp_dir dir;
+    asio::io_context io;
+    report_log reports;
+    sh::log_database logs(io.get_executor(), dir.file("logs.db"), quiet_log_options(reports));
+    auto sink = std::make_shared<sh::log_database_sink_mt>(logs.writer());
+    spdlog::logger app("app", sink);
+
+    // The sink takes records from several threads at once; its formatter is guarded.
+    constexpr int threads = 4;
+    constexpr int per_thread = 2000;
+    std::vector<std::thread> loggers;
+    for (int t = 0; t < threads; ++t)
+        loggers.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i)
+                app.info("t{} {}", t, i);
+        });
+    for (int i = 0; i < 50; ++i)
+        sink->set_pattern(i % 2 ? "%v" : "[%n] %v");
+    for (auto& t : loggers)
+        t.join();
+    sink->set_pattern("%v");
+    run(io, logs.async_flush());
+
+    auto rows = read_all(io, logs);
+    ASSERT_EQ(rows.size(), std::size_t{threads * per_thread});
+    std::map<std::string, int> next;
+    for (const auto& row : rows) {
+        std::string_view text = row.message;
+        if (text.starts_with("[app] "))
+            text.remove_prefix(6);
+        const auto space = text.find(' ');
+        ASSERT_NE(space, std::string_view::npos) << row.message;
+        EXPECT_EQ(std::stoi(std::string(text.substr(space + 1))),
+                  next[std::string(text.substr(0, space))]++)
+            << row.message; // each thread's records in its order
+    }
     run(io, logs.async_stop());
 }
 

@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -133,13 +135,13 @@ TEST_F(LogDatabase, SchemaIsVersionedIndexedAndIncrementallyVacuumed) {
         logs.log(sh::log_level::critical, "x", "y");
         run(io, logs.async_stop());
     }
-    EXPECT_EQ(log_pragma(path, "user_version"), 1);
+    EXPECT_EQ(log_pragma(path, "user_version"), 2);
     EXPECT_EQ(log_pragma(path, "auto_vacuum"), 2); // incremental
     auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
     auto indexes = conn.query<std::string>("SELECT name FROM sqlite_master WHERE type = 'index' "
                                            "AND tbl_name = 'logs' ORDER BY name")
                        .value();
-    EXPECT_EQ(indexes, (std::vector<std::string>{"logs_level_ts", "logs_logger_ts", "logs_ts"}));
+    EXPECT_EQ(indexes, (std::vector<std::string>{"logs_logger_ts", "logs_ts"}));
     auto shown =
         conn.query_one<std::tuple<std::string, std::string>>("SELECT level, time FROM logs_text")
             .value();
@@ -151,6 +153,59 @@ TEST_F(LogDatabase, SchemaIsVersionedIndexedAndIncrementallyVacuumed) {
     sh::log_database again(io.get_executor(), path, options);
     EXPECT_EQ(read_all(io, again).size(), 1u);
     run(io, again.async_stop());
+}
+
+TEST_F(LogDatabase, AFileOfTheFirstLayoutLosesTheLevelIndex) {
+    {
+        sh::log_database logs(io.get_executor(), path, options);
+        logs.log(sh::log_level::error, "x", "from the first layout");
+        run(io, logs.async_stop());
+    }
+    {
+        auto conn = sh::connection::open(path, sh::open_mode::read_write, {}).value();
+        conn.execute_script("CREATE INDEX logs_level_ts ON logs(level, ts); PRAGMA user_version=1")
+            .value();
+    }
+    sh::log_database logs(io.get_executor(), path, options);
+    sh::log_filter errors;
+    errors.min_level = sh::log_level::error;
+    EXPECT_EQ(run(io, logs.async_query_logs(errors)).size(), 1u);
+    run(io, logs.async_stop());
+    EXPECT_EQ(log_pragma(path, "user_version"), 2);
+    EXPECT_EQ(count_log_rows(path), 1);
+    auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
+    EXPECT_EQ(conn.query_one<std::int64_t>(
+                      "SELECT count(*) FROM sqlite_master WHERE name = 'logs_level_ts'")
+                  .value(),
+              0);
+}
+
+TEST_F(LogDatabase, TheLoggerIndexIsOptional) {
+    auto index_count = [&] {
+        auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
+        return conn
+            .query_one<std::int64_t>(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'logs_logger_ts'")
+            .value()
+            .value_or(-1);
+    };
+    sh::log_filter by_logger;
+    by_logger.logger = "http";
+    options.index_by_logger = false;
+    {
+        sh::log_database logs(io.get_executor(), path, options);
+        logs.log(sh::log_level::info, "http", "found without the index");
+        logs.log(sh::log_level::info, "db", "another logger");
+        run(io, logs.async_flush());
+        EXPECT_EQ(run(io, logs.async_query_logs(by_logger)).size(), 1u);
+        run(io, logs.async_stop());
+    }
+    EXPECT_EQ(index_count(), 0);
+    options.index_by_logger = true; // built again when the file is opened
+    sh::log_database logs(io.get_executor(), path, options);
+    EXPECT_EQ(run(io, logs.async_query_logs(by_logger)).size(), 1u);
+    run(io, logs.async_stop());
+    EXPECT_EQ(index_count(), 1);
 }
 
 TEST_F(LogDatabase, ThreadsLogConcurrentlyAndEachKeepsItsOrder) {
@@ -441,38 +496,50 @@ TEST_F(LogDatabase, AFullFileFailsQuietlyLeavesTheMainDatabaseAloneAndRecovers) 
 
 TEST_F(LogDatabase, ALockedFileIsWaitedOutWithoutLosingEntries) {
     options.database_settings.lock_timeout = 100ms;
+    options.batch_size = 1000; // a failed batch goes back in front of the others
     sh::log_database logs(io.get_executor(), path, options);
     run(io, logs.async_flush());
 
     auto other = sh::connection::open(path, sh::open_mode::read_write, {}).value();
     other.execute_script("BEGIN IMMEDIATE").value(); // another process holds the write lock
-    for (int i = 0; i < 10; ++i)
-        logs.log(sh::log_level::info, "a", "while locked");
+    constexpr sh::log_level levels[] = {sh::log_level::info, sh::log_level::debug,
+                                        sh::log_level::warn};
+    int n = 0;
+    for (; n < 1500; ++n)
+        logs.log(levels[n % 3], "a", std::to_string(n));
     auto flushed = run(io, logs.async_flush(sh::as_result));
     ASSERT_FALSE(flushed);
     EXPECT_TRUE(sh::is_lock_error(flushed.error())) << flushed.error().message();
-    for (int i = 0; i < 10; ++i)
-        logs.log(sh::log_level::info, "a", "still locked");
+    for (; n < 3000; ++n)
+        logs.log(levels[n % 3], "a", std::to_string(n));
     EXPECT_FALSE(run(io, logs.async_flush(sh::as_result)));
     EXPECT_EQ(reports.size(), 1u);
 
     other.execute_script("COMMIT").value();
     run(io, logs.async_flush());
-    EXPECT_EQ(count_log_rows(path), 20);
+    EXPECT_EQ(count_log_rows(path), 3000);
     EXPECT_EQ(reports.size(), 2u);
     EXPECT_EQ(logs.metrics().dropped, 0u);
     run(io, logs.async_stop());
+    // Written in the order they were logged, across levels and failed attempts.
+    auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
+    const auto order =
+        conn.query<std::int64_t>("SELECT CAST(message AS INTEGER) FROM logs ORDER BY id").value();
+    ASSERT_EQ(order.size(), 3000u);
+    for (std::size_t i = 0; i < order.size(); ++i)
+        ASSERT_EQ(order[i], static_cast<std::int64_t>(i));
 }
 
 TEST_F(LogDatabase, AFileThatCannotBeOpenedIsRetriedUntilItCan) {
     std::filesystem::create_directory(path); // in the way (chmod would not stop root)
     sh::log_database logs(io.get_executor(), path, options);
-    ASSERT_EQ(reports.size(), 1u);
-    EXPECT_NE(reports.lines()[0].find("cannot open"), std::string::npos) << reports.lines()[0];
     for (int i = 0; i < 5; ++i)
         logs.log(sh::log_level::info, "a", "buffered while the file cannot be opened");
-    auto flushed = run(io, logs.async_flush(sh::as_result));
+    auto flushed = run(io, logs.async_flush(sh::as_result)); // once the first open has ended
     ASSERT_FALSE(flushed);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_NE(reports.lines()[0].find("cannot open"), std::string::npos) << reports.lines()[0];
+    EXPECT_FALSE(logs.metrics().open);
     EXPECT_FALSE(run(io, logs.async_query_logs({}, sh::as_result)));
     EXPECT_EQ(reports.size(), 1u);
 
@@ -481,6 +548,102 @@ TEST_F(LogDatabase, AFileThatCannotBeOpenedIsRetriedUntilItCan) {
     EXPECT_EQ(read_all(io, logs).size(), 5u);
     EXPECT_EQ(reports.size(), 2u);
     run(io, logs.async_stop());
+}
+
+TEST_F(LogDatabase, TheConstructorReturnsAtOnceWhileTheFileIsLockedAndLogsWaitMeanwhile) {
+    {
+        sh::log_database first(io.get_executor(), path, options);
+        run(io, first.async_stop());
+    }
+    // Another connection holds the write lock for longer than an open attempt waits for it.
+    sqlite3* holder = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &holder), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    options.database_settings.open_timeout = 100ms;
+    options.database_settings.connection.busy_timeout = 20ms;
+    options.retry_interval = 20ms;
+
+    sh::log_database logs(io.get_executor(), path, options);
+    // Nothing was attempted yet: the flusher opens the file once `io` runs it.
+    EXPECT_EQ(logs.metrics().failures, 0u);
+    EXPECT_FALSE(logs.metrics().open);
+    EXPECT_TRUE(reports.lines().empty());
+    for (int i = 0; i < 10; ++i)
+        logs.log(sh::log_level::info, "a", "logged before the file is open");
+    EXPECT_EQ(logs.metrics().buffered, 10u);
+
+    // Attempts give up while the lock is held, and are retried; the entries wait in memory.
+    EXPECT_TRUE(eventually(io, [&] { return logs.metrics().failures >= 2; }));
+    auto m = logs.metrics();
+    EXPECT_FALSE(m.open);
+    EXPECT_TRUE(sh::is_lock_error(m.last_error)) << m.last_error.message();
+    EXPECT_EQ(m.buffered, 10u);
+    EXPECT_EQ(m.written, 0u);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_NE(reports.lines()[0].find("cannot open"), std::string::npos) << reports.lines()[0];
+
+    ASSERT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(holder);
+    EXPECT_TRUE(eventually(io, [&] { return logs.metrics().written == 10; }));
+    EXPECT_TRUE(logs.metrics().open);
+    EXPECT_EQ(count_log_rows(path, "message = 'logged before the file is open'"), 10);
+    EXPECT_EQ(reports.size(), 2u); // the recovery
+    run(io, logs.async_stop());
+}
+
+TEST_F(LogDatabase, QueriesWaitForTheOpenInProgress) {
+    sh::log_database logs(io.get_executor(), path, options);
+    EXPECT_TRUE(run(io, logs.async_query_logs({})).empty()); // not errc::closed
+    EXPECT_TRUE(logs.metrics().open);
+    run(io, logs.async_stop());
+}
+
+TEST_F(LogDatabase, ADeletedFileIsReplacedByANewOneWithoutBlockingTheCaller) {
+    sh::log_database logs(io.get_executor(), path, options);
+    logs.log(sh::log_level::info, "a", "into the file that will be deleted");
+    run(io, logs.async_flush());
+    for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(path + suffix);
+
+    // Another connection creates the path again and locks it before its first page exists:
+    // the log database must wait for it on its pool, while the caller's thread goes on.
+    sqlite3* holder = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &holder), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    logs.log(sh::log_level::warn, "a", "into the new file");
+    logs.writer().request_flush();
+    EXPECT_TRUE(eventually(io, [&] { return logs.metrics().reopens == 1; }));
+    EXPECT_FALSE(logs.metrics().open);
+    // The caller's thread ran this while the reopen waited for the lock; had the reopen
+    // waited here instead, it would have given up, and the file would have got its first page
+    // without the log database's settings (16 KiB pages). ROLLBACK writes no page (COMMIT
+    // would).
+    ASSERT_EQ(sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(holder);
+
+    run(io, logs.async_flush());
+    const auto m = logs.metrics();
+    EXPECT_TRUE(m.open);
+    EXPECT_EQ(m.written, 2u);
+    EXPECT_EQ(m.failures, 0u);
+    EXPECT_EQ(count_log_rows(path), 1);
+    EXPECT_EQ(count_log_rows(path, "message = 'into the new file'"), 1);
+    EXPECT_EQ(log_pragma(path, "page_size"), 16384);
+    EXPECT_GT(log_pragma(path, "user_version"), 0); // the schema is there
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_NE(reports.lines()[0].find("deleted or renamed"), std::string::npos)
+        << reports.lines()[0];
+
+    // A renamed file keeps what was written to it; the path gets a new one.
+    logs.log(sh::log_level::info, "a", "before the rename");
+    run(io, logs.async_flush());
+    std::filesystem::rename(path, path + ".1");
+    logs.log(sh::log_level::info, "a", "after the rename");
+    run(io, logs.async_flush());
+    run(io, logs.async_stop());
+    EXPECT_EQ(logs.metrics().reopens, 2u);
+    EXPECT_EQ(count_log_rows(path + ".1", "message = 'before the rename'"), 1);
+    EXPECT_EQ(count_log_rows(path), 1);
 }
 
 TEST_F(LogDatabase, RefusesTheMainDatabaseItsCompanionFilesAndMemory) {

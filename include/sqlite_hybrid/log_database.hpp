@@ -30,11 +30,13 @@ class log_database {
 public:
     using executor_type = asio::any_io_executor;
 
-    // Opens or creates the log file (waiting for that, not for later writes) and starts the
-    // flusher on `ex`, which it keeps busy until stopped. Throws system_error with
-    // errc::path_refused for the main database's files and for ":memory:" (see the options).
-    // Any other failure to open (an unwritable directory, a locked file) is reported and
-    // retried by the flusher: logging goes on into the buffer meanwhile.
+    // Starts the flusher on `ex` (which it keeps busy until stopped) and returns at once: the
+    // flusher opens or creates the file on the log database's pool, never on the caller's
+    // thread, while log() buffers. Throws system_error with errc::path_refused for the main
+    // database's files and for ":memory:" (see the options). A failure to open (an unwritable
+    // directory, a locked file) is reported, counted in the metrics and retried; queries wait
+    // for an open in progress; async_flush() completes once the open has ended, with its error.
+    // If the file is deleted or renamed later, the next batch goes to a new file at `path`.
     log_database(executor_type ex, std::string path, log_database_options options = {});
     log_database(log_database&&) noexcept = default;
     log_database& operator=(log_database&&) noexcept;

@@ -21,6 +21,8 @@ struct log_database_metrics {
     std::uint64_t failures = 0;           // failed opens and writes
     bool failing = false;                 // the last attempt failed
     error_code last_error;                // of the last failure
+    bool open = false;                    // the file is open (not before the first open ends)
+    std::uint64_t reopens = 0;            // times the file was found deleted or renamed
     std::uint64_t retention_deleted = 0;  // rows deleted by retention
     std::uint64_t retention_chunks = 0;   // retention's delete transactions
     std::uint64_t vacuumed_pages = 0;     // pages released by incremental vacuum

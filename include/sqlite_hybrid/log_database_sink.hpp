@@ -16,9 +16,10 @@
 #include <spdlog/details/log_msg.h>
 #include <spdlog/details/null_mutex.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/sink.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -27,26 +28,27 @@
 
 namespace sqlite_hybrid {
 
-template <class Mutex> class log_database_sink final : public spdlog::sinks::base_sink<Mutex> {
+// Not a spdlog::sinks::base_sink, whose mutex would serialise every record: log() is safe from
+// any thread, so the mutex only guards the formatter, which the default pattern never uses.
+template <class Mutex> class log_database_sink final : public spdlog::sinks::sink {
 public:
-    explicit log_database_sink(log_writer writer)
-        : spdlog::sinks::base_sink<Mutex>(std::make_unique<spdlog::pattern_formatter>(
-              "%v", spdlog::pattern_time_type::local, std::string())),
-          writer_(std::move(writer)) {}
+    explicit log_database_sink(log_writer writer) : writer_(std::move(writer)) {}
 
-protected:
-    void sink_it_(const spdlog::details::log_msg& msg) override {
+    void log(const spdlog::details::log_msg& msg) override {
         log_entry entry;
         entry.time = std::chrono::time_point_cast<std::chrono::microseconds>(msg.time);
         entry.level = static_cast<log_level>(
             std::clamp(static_cast<int>(msg.level), 0, static_cast<int>(log_level::critical)));
         entry.logger.assign(msg.logger_name.data(), msg.logger_name.size());
         entry.thread = msg.thread_id;
-        if (raw_payload_) {
+        if (raw_payload_.load(std::memory_order_acquire)) {
             entry.message.assign(msg.payload.data(), msg.payload.size());
         } else {
             spdlog::memory_buf_t formatted;
-            this->formatter_->format(msg, formatted);
+            {
+                std::lock_guard<Mutex> lock(mutex_);
+                formatter_->format(msg, formatted);
+            }
             std::string_view text(formatted.data(), formatted.size());
             while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
                 text.remove_suffix(1);
@@ -62,22 +64,27 @@ protected:
         writer_.log(std::move(entry));
     }
 
-    void flush_() override { writer_.request_flush(); }
+    void flush() override { writer_.request_flush(); }
 
-    void set_pattern_(const std::string& pattern) override {
-        raw_payload_ = pattern == "%v";
-        this->formatter_ = std::make_unique<spdlog::pattern_formatter>(
+    void set_pattern(const std::string& pattern) override {
+        std::lock_guard<Mutex> lock(mutex_);
+        formatter_ = std::make_unique<spdlog::pattern_formatter>(
             pattern, spdlog::pattern_time_type::local, std::string());
+        raw_payload_.store(pattern == "%v", std::memory_order_release);
     }
 
-    void set_formatter_(std::unique_ptr<spdlog::formatter> formatter) override {
-        raw_payload_ = false;
-        this->formatter_ = std::move(formatter);
+    void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+        std::lock_guard<Mutex> lock(mutex_);
+        formatter_ = std::move(formatter);
+        raw_payload_.store(false, std::memory_order_release);
     }
 
 private:
     log_writer writer_;
-    bool raw_payload_ = true; // the pattern is "%v": the payload needs no formatting
+    Mutex mutex_; // spdlog's formatters are not thread-safe
+    std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<spdlog::pattern_formatter>(
+        "%v", spdlog::pattern_time_type::local, std::string());
+    std::atomic<bool> raw_payload_{true}; // the pattern is "%v": the payload needs no formatting
 };
 
 using log_database_sink_mt = log_database_sink<std::mutex>;

@@ -71,6 +71,9 @@ private:
 // The JSON object text of `fields` ("" when there are none): keys and strings escaped, invalid
 // UTF-8 replaced by U+FFFD, non-finite doubles as null. A repeated key is kept as given.
 std::string encode_log_fields(std::span<const log_field> fields);
+// `text` as a JSON string, quotes included, escaped the same way: for tools that print entries
+// as JSON (a message may hold invalid UTF-8, which JSON text may not).
+std::string encode_log_json_string(std::string_view text);
 
 // spdlog's names: "trace", "debug", "info", "warning", "error", "critical".
 std::string_view log_level_name(log_level level) noexcept;

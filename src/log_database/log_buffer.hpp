@@ -8,6 +8,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <vector>
 
 namespace sqlite_hybrid::detail {
@@ -17,7 +19,9 @@ using log_drop_counts = std::array<std::uint64_t, log_level_count>;
 
 class log_buffer {
 public:
-    explicit log_buffer(std::size_t capacity) : capacity_(capacity < 1 ? 1 : capacity) {}
+    explicit log_buffer(std::size_t capacity);
+    log_buffer(const log_buffer&) = delete; // the levels point at the spare segments
+    log_buffer& operator=(const log_buffer&) = delete;
 
     // Adds `entry`; what the bound drops is counted in `dropped`.
     void push(log_entry&& entry, log_drop_counts& dropped);
@@ -34,26 +38,41 @@ public:
 
 private:
     struct item {
-        std::int64_t seq; // arrival order across levels
+        std::int64_t seq = 0; // arrival order across levels
         log_entry entry;
     };
+    using slots = std::unique_ptr<item[]>;
 
-    // A growable ring: cheap at both ends, and one allocation per doubling rather than per
-    // few entries (a std::deque of entries this size allocates every two).
-    class ring {
+    // Emptied segments kept for reuse, so that a steady flow of entries allocates no slots.
+    class spare_segments {
     public:
-        bool empty() const noexcept { return count_ == 0; }
-        item& front() noexcept { return slots_[head_]; }
-        void push_back(item&& it);
-        void push_front(item&& it);
-        item pop_front();
-        void clear() noexcept;
+        slots get();
+        void put(slots s);
 
     private:
-        void grow();
-        std::vector<item> slots_;
-        std::size_t head_ = 0;
-        std::size_t count_ = 0;
+        std::vector<slots> spare_;
+    };
+
+    // A FIFO of one level's entries in fixed-size segments: growing moves no entry already in
+    // it (a growable array moved them all, under the mutex the logging threads wait on).
+    class level_queue {
+    public:
+        explicit level_queue(spare_segments& spare) : spare_(&spare) {}
+        bool empty() const noexcept { return segments_.empty(); }
+        item& front() noexcept { return segments_.front().at[segments_.front().begin]; }
+        void push_back(item&& it);
+        void push_front(item&& it);
+        void pop_front();
+        void clear() noexcept { segments_.clear(); }
+
+    private:
+        struct segment {
+            slots at;
+            std::size_t begin = 0; // the items in use are [begin, end)
+            std::size_t end = 0;
+        };
+        std::deque<segment> segments_;
+        spare_segments* spare_;
     };
 
     static std::size_t index_of(log_level level) noexcept;
@@ -61,7 +80,8 @@ private:
     // false when it is the incoming entry that must go.
     bool make_room(std::size_t incoming, log_drop_counts& dropped);
 
-    std::array<ring, log_level_count> levels_;
+    spare_segments spare_;
+    std::array<level_queue, log_level_count> levels_;
     std::size_t size_ = 0;
     std::size_t capacity_;
     std::int64_t next_seq_ = 0;

@@ -114,15 +114,22 @@ void log_database::start_retention(std::shared_ptr<detail::log_state> state,
 void log_database::start_query(std::shared_ptr<detail::log_state> state, log_filter filter,
                                std::optional<std::chrono::milliseconds> poll_interval,
                                detail::log_entries_handler handler) {
-    error_code why = make_error_code(errc::closed);
-    auto db = state ? state->readable_database(why) : nullptr;
-    if (!db)
-        return fail_now(std::move(handler), state ? state->executor() : asio::any_io_executor(),
-                        why, std::vector<log_entry>());
-    if (poll_interval)
-        detail::start_log_follow(*db, db, std::move(filter), *poll_interval, std::move(handler));
-    else
-        sqlite_hybrid::async_query_logs(*db, std::move(filter), std::move(handler));
+    if (!state)
+        return fail_now(std::move(handler), asio::any_io_executor(), make_error_code(errc::closed),
+                        std::vector<log_entry>());
+    // Waits for an open in progress (the constructor does not wait for it).
+    auto io = state->executor();
+    state->with_database(detail::log_state::database_handler(
+        [io, filter = std::move(filter), poll_interval,
+         handler = std::move(handler)](error_code why, std::shared_ptr<database> db) mutable {
+            if (!db)
+                return fail_now(std::move(handler), io, why, std::vector<log_entry>());
+            if (poll_interval)
+                detail::start_log_follow(*db, db, std::move(filter), *poll_interval,
+                                         std::move(handler));
+            else
+                sqlite_hybrid::async_query_logs(*db, std::move(filter), std::move(handler));
+        }));
 }
 
 log_database_metrics log_database::metrics() const {

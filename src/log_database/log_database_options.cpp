@@ -8,7 +8,7 @@ database_options default_log_database_settings() {
     o.connection.cache_size = -8000;    // 8 MB: inserts at the end of the indexes need little
     o.connection.secure_delete = false; // retention need not zero what it deletes
     o.lock_timeout = std::chrono::seconds(1); // a locked file: fail the batch, keep it buffered
-    o.open_timeout = std::chrono::seconds(2); // the constructor waits for the open at most this
+    o.open_timeout = std::chrono::seconds(2); // then the open is retried after retry_interval
     return o;
 }
 

@@ -118,4 +118,10 @@ std::string encode_log_fields(std::span<const log_field> fields) {
     return out;
 }
 
+std::string encode_log_json_string(std::string_view text) {
+    std::string out;
+    append_string(out, text);
+    return out;
+}
+
 } // namespace sqlite_hybrid

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sqlite_hybrid/connection.hpp>
+#include <sqlite_hybrid/log_database_options.hpp>
 #include <sqlite_hybrid/log_entry.hpp>
 
 #include <cstdint>
@@ -20,8 +21,17 @@ const std::vector<std::string>& log_schema_migrations();
 void create_log_file(const std::string& path) noexcept;
 
 // On the writer with no transaction open, after the migrations: incremental auto-vacuum for a
-// file created elsewhere (set with a VACUUM, once) and the size cap (0: none).
-result<void> prepare_log_file(connection& conn, std::int64_t max_file_bytes);
+// file created elsewhere (set with a VACUUM, once), the size cap (0: none) and the logger
+// index, as the options ask.
+result<void> prepare_log_file(connection& conn, const log_database_options& options);
+
+// Whether the file `conn` has open was deleted or renamed since (a stat of the path).
+bool log_file_moved(connection& conn) noexcept;
+
+// Copies the WAL into the database file and empties it, with no transaction open; false when a
+// reader kept it from finishing. Before a moved file is closed: SQLite leaves its WAL behind
+// then, under the old name, where a new file at that path would take its frames for its own.
+result<bool> empty_wal(connection& conn);
 
 // Inserts `entries` in the current transaction, in order.
 result<void> insert_log_entries(connection& conn, const std::vector<log_entry>& entries);

@@ -6,9 +6,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <sqlite3.h>
 
 #include <cstdio>
 #include <limits>
@@ -26,6 +28,8 @@ constexpr std::size_t batches_per_turn = 16;
 // Free pages one incremental vacuum step releases.
 constexpr std::int64_t vacuum_pages_per_step = 2000;
 constexpr const char* own_logger_name = "sqlite_hybrid.log_database";
+// Threads of the log database's own pool: the writer, and the reader or a checkpoint beside it.
+constexpr std::size_t default_pool_threads = 2;
 
 std::uint64_t total(const log_drop_counts& counts) {
     return std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
@@ -66,10 +70,19 @@ log_database_options sanitized(log_database_options o) {
     return o;
 }
 
+std::unique_ptr<asio::thread_pool> own_pool_for(const database_options& settings) {
+    if (settings.pool)
+        return nullptr;
+    return std::make_unique<asio::thread_pool>(settings.pool_threads > 0 ? settings.pool_threads
+                                                                         : default_pool_threads);
+}
+
 } // namespace
 
 log_state::log_state(asio::any_io_executor ex, std::string path, log_database_options options)
     : ex_(std::move(ex)), path_(std::move(path)), options_(sanitized(std::move(options))),
+      own_pool_(own_pool_for(options_.database_settings)),
+      pool_(own_pool_ ? own_pool_.get() : options_.database_settings.pool),
       strand_(asio::make_strand(ex_)), buffer_(options_.max_buffered), timer_(strand_) {}
 
 // ---- logging (any thread) ------------------------------------------------------------------
@@ -163,16 +176,23 @@ void log_state::run_retention(count_handler handler) {
     });
 }
 
-std::shared_ptr<database> log_state::readable_database(error_code& why) const {
-    std::lock_guard lock(database_mutex_);
-    if (!database_)
-        why = open_error_ ? open_error_ : make_error_code(errc::closed);
-    return database_;
+void log_state::with_database(database_handler handler) {
+    asio::post(strand_, [self = shared_from_this(), h = std::move(handler)]() mutable {
+        self->database_waiters_.push_back(std::move(h));
+        if (!self->opening_)
+            self->answer_database_waiters();
+    });
 }
 
-std::shared_ptr<database> log_state::current_database() const {
-    std::lock_guard lock(database_mutex_);
-    return database_;
+void log_state::answer_database_waiters() {
+    error_code why;
+    if (stopped_)
+        why = make_error_code(errc::closed);
+    else if (!database_)
+        why = open_error_ ? open_error_ : make_error_code(errc::closed);
+    for (auto& h : database_waiters_)
+        complete_later(ex_, std::move(h), why, why ? nullptr : database_);
+    database_waiters_.clear();
 }
 
 bool log_state::stopping() const {
@@ -196,49 +216,33 @@ log_database_metrics log_state::metrics() const {
 // ---- opening -------------------------------------------------------------------------------
 
 void log_state::start() {
-    // The first open runs on a private io_context, so that the constructor can wait for it
-    // without running (or needing) the caller's.
-    asio::io_context local;
-    std::shared_ptr<database> db;
-    diagnostics diag;
-    error_code ec;
-    asio::co_spawn(local, open_file(db, diag), [&](std::exception_ptr e, error_code r) {
-        ec = e ? make_error_code(errc::job_exception) : r;
-    });
-    local.run();
-    if (ec) {
-        note_failure(ec, diag, "open it");
-        std::lock_guard lock(database_mutex_);
-        open_error_ = ec;
-    } else {
-        std::lock_guard lock(database_mutex_);
-        database_ = std::move(db);
-        retention_next_ = clock::now(); // old entries may be waiting since the last run
-    }
     // The lambda holds the state until the flusher has started (and run() holds it since).
     asio::co_spawn(
         strand_, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
+// Runs on the pool: every step touches the file (and may wait for another process's lock), and
+// a database that failed to open is destroyed where its handler runs, here too.
 log_state::awaitable<error_code> log_state::open_file(std::shared_ptr<database>& out,
                                                       diagnostics& diag) {
     auto settings = options_.database_settings;
+    settings.pool = pool_;
     settings.migrations = log_schema_migrations();
     settings.log = [inner = settings.log ? settings.log : default_logger()](
                        log_level level, std::string_view message) {
         log_recursion_guard guard;
         inner(level, message);
     };
-    // Blocks briefly, and only does something when the file does not exist yet: in the
-    // constructor, or when a reopen finds the file gone.
-    create_log_file(path_);
+    create_log_file(path_); // does something only when the file does not exist yet
     auto [ec, db] =
         co_await database::async_open(ex_, path_, std::move(settings), &diag, use_tuple);
     if (ec)
         co_return ec;
-    const auto max_bytes = options_.max_file_bytes;
+    // A pointer: a capture with a destructor meets GCC 12's double destruction of lambdas in a
+    // co_await expression.
     auto [prepared] = co_await db.async_maintenance(
-        [max_bytes](connection& c) { return prepare_log_file(c, max_bytes); }, diag, use_tuple);
+        [options = &options_](connection& c) { return prepare_log_file(c, *options); }, diag,
+        use_tuple);
     if (prepared) {
         co_await db.async_close(use_tuple);
         co_return prepared;
@@ -248,29 +252,69 @@ log_state::awaitable<error_code> log_state::open_file(std::shared_ptr<database>&
 }
 
 log_state::awaitable<error_code> log_state::ensure_open() {
-    if (current_database())
+    if (database_)
         co_return error_code();
     std::shared_ptr<database> db;
     diagnostics diag;
-    const error_code ec = co_await open_file(db, diag);
+    opening_ = true;
+    error_code ec;
     {
-        std::lock_guard lock(database_mutex_);
-        open_error_ = ec;
-        database_ = std::move(db);
+        // The caller's io_context keeps running while the pool opens the file.
+        const auto work = asio::prefer(ex_, asio::execution::outstanding_work.tracked);
+        auto [failure, opened] = co_await asio::co_spawn(pool_->get_executor(), open_file(db, diag),
+                                                         asio::as_tuple(asio::use_awaitable));
+        ec = failure ? make_error_code(errc::job_exception) : opened;
     }
+    opening_ = false;
+    open_error_ = ec;
+    database_ = ec ? nullptr : std::move(db);
+    {
+        std::lock_guard lock(mutex_);
+        written_.open = database_ != nullptr;
+    }
+    answer_database_waiters();
     if (ec) {
         note_failure(ec, diag, "open it");
         co_return ec;
     }
-    retention_next_ = clock::now();
+    retention_next_ = clock::now(); // old entries may be waiting since the last run
     co_return error_code();
+}
+
+// The file was deleted or renamed while open: entries written now would go where no one looks.
+// The old database is emptied into its file (a renamed file keeps its content) and closed, then
+// the path is opened anew. While a reader of the old file blocks that, the entries stay buffered
+// and it is tried again like a failed write.
+log_state::awaitable<error_code> log_state::reopen_moved_file() {
+    diagnostics diag;
+    auto [ec, emptied] = co_await database_->async_maintenance(
+        [](connection& c) { return empty_wal(c); }, diag, use_tuple);
+    if (!ec && !emptied) {
+        ec = make_sqlite_error(SQLITE_BUSY);
+        diag.message = "the file was deleted or renamed, and a reader of it keeps its WAL busy";
+    }
+    if (ec) {
+        note_failure(ec, diag, "replace it");
+        co_return ec;
+    }
+    auto old = std::exchange(database_, nullptr);
+    {
+        std::lock_guard lock(mutex_);
+        written_.open = false;
+        ++written_.reopens;
+    }
+    report("sqlite_hybrid: log database '" + path_ +
+           "': the file was deleted or renamed; writing to a new one at that path");
+    co_await old->async_close(use_tuple);
+    old.reset();
+    co_return co_await ensure_open();
 }
 
 // ---- the flusher ---------------------------------------------------------------------------
 
 log_state::awaitable<void> log_state::run() {
     auto keep_alive = shared_from_this();
-    error_code last;
+    error_code last = co_await ensure_open(); // a failure is reported and retried
     for (;;) {
         co_await wait_for_work();
         const bool stop_now = stopping();
@@ -288,9 +332,9 @@ log_state::awaitable<void> log_state::run() {
                                                       : batches_per_turn);
             last = ec;
         }
-        if (!stop_now && current_database())
+        if (!stop_now && database_)
             co_await retention_step();
-        else if (!current_database() && !retention_waiters_.empty())
+        else if (!database_ && !retention_waiters_.empty())
             end_retention(ec ? ec : last);
         if (attempted && (ec || emptied)) {
             for (std::size_t i = 0; i < answering; ++i)
@@ -343,9 +387,9 @@ void log_state::put_back(std::vector<log_entry>& batch) {
 }
 
 log_state::awaitable<error_code> log_state::drain(bool& emptied, std::size_t max_batches) {
-    auto db = current_database();
     for (std::size_t n = 0; n < max_batches; ++n) {
-        std::vector<log_entry> batch;
+        auto& batch = batch_;
+        batch.clear();
         take_batch(batch);
         if (batch.empty()) {
             emptied = true;
@@ -356,19 +400,31 @@ log_state::awaitable<error_code> log_state::drain(bool& emptied, std::size_t max
         // is done with them when the write completes), to go back to the buffer if it fails.
         // A capture with a destructor would also meet GCC 12's double destruction of lambdas
         // in a co_await expression.
-        const auto insert = [entries = &batch](connection& c) {
-            return insert_log_entries(c, *entries);
+        const auto insert = [entries = &batch](connection& c) -> result<bool> {
+            if (log_file_moved(c))
+                return false; // written nowhere: the entries go to the new file
+            BOOST_OUTCOME_TRY(insert_log_entries(c, *entries));
+            return true;
         };
-        auto [ec] = co_await db->async_write(insert, diag, use_tuple);
+        auto [ec, written] = co_await database_->async_write(insert, diag, use_tuple);
         if (ec) {
             put_back(batch);
             note_failure(ec, diag, "write to it");
             co_return ec;
         }
+        if (!written) {
+            put_back(batch);
+            if (auto reopen_failed = co_await reopen_moved_file())
+                co_return reopen_failed;
+            continue;
+        }
         note_success();
-        std::lock_guard lock(mutex_);
-        written_.written += batch.size();
-        ++written_.batches;
+        {
+            std::lock_guard lock(mutex_);
+            written_.written += batch.size();
+            ++written_.batches;
+        }
+        batch.clear();
     }
     co_return error_code();
 }
@@ -387,7 +443,7 @@ log_state::awaitable<void> log_state::retention_step() {
         retention_cutoff_ = log_now() - std::chrono::days(options_.retention_days);
         retention_deleted_in_pass_ = 0;
     }
-    auto db = current_database();
+    auto db = database_;
     diagnostics diag;
     if (!retention_vacuuming_) {
         const auto cutoff = retention_cutoff_;
@@ -494,9 +550,13 @@ log_state::awaitable<void> log_state::finish(error_code last) {
         left = buffer_.clear();
         dropped_after_stop_ += left;
     }
-    if (auto db = current_database())
-        co_await db->async_close(use_tuple);
+    if (database_)
+        co_await database_->async_close(use_tuple);
     stopped_ = true;
+    {
+        std::lock_guard lock(mutex_);
+        written_.open = false;
+    }
     const error_code outcome =
         left > 0 ? (last ? last : make_error_code(errc::closed)) : error_code();
     for (auto& h : stop_waiters_)

@@ -1,6 +1,7 @@
 // The machinery behind `log_database`: the bounded buffer that log() fills from any thread, and
-// the flusher, one coroutine on a strand of the caller's executor, that opens the file, writes
-// batches, runs retention chunk by chunk, reports failures and stops.
+// the flusher, one coroutine on a strand of the caller's executor, that opens the file (the file
+// work itself on the log database's pool), writes batches, runs retention chunk by chunk, reports
+// failures, opens a new file when the old one was deleted, and stops.
 #pragma once
 
 #include "log_buffer.hpp"
@@ -13,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -44,11 +46,13 @@ class log_state : public std::enable_shared_from_this<log_state> {
 public:
     using done_handler = asio::any_completion_handler<void(error_code)>;
     using count_handler = asio::any_completion_handler<void(error_code, std::int64_t)>;
+    using database_handler =
+        asio::any_completion_handler<void(error_code, std::shared_ptr<database>)>;
 
     log_state(asio::any_io_executor ex, std::string path, log_database_options options);
 
-    // Opens the file (waiting for it; a failure is reported and retried later), then starts
-    // the flusher.
+    // Starts the flusher, which opens the file first. Returns at once: nothing here touches
+    // the file.
     void start();
 
     // Any thread; never waits for I/O. False when the recursion guard keeps the entry out.
@@ -62,8 +66,9 @@ public:
     void stop(done_handler handler);
     void run_retention(count_handler handler);
 
-    // The database to read from, or the reason there is none (the open failed, or closed).
-    std::shared_ptr<database> readable_database(error_code& why) const;
+    // Completes (on the log database's executor) with the database to read from once an open in
+    // progress has ended, or with the reason there is none (the open failed, or stopped).
+    void with_database(database_handler handler);
 
     log_database_metrics metrics() const;
     const std::string& path() const noexcept { return path_; }
@@ -77,6 +82,7 @@ private:
     awaitable<void> wait_for_work();
     awaitable<error_code> open_file(std::shared_ptr<database>& out, diagnostics& diag);
     awaitable<error_code> ensure_open();
+    awaitable<error_code> reopen_moved_file();
     awaitable<error_code> drain(bool& emptied, std::size_t max_batches);
     awaitable<void> retention_step();
     awaitable<void> finish(error_code last);
@@ -88,11 +94,15 @@ private:
     void note_success();
     void report(const std::string& text);
     bool stopping() const;
-    std::shared_ptr<database> current_database() const;
+    void answer_database_waiters();
 
     const asio::any_io_executor ex_;
     const std::string path_;
     const log_database_options options_;
+    // Where the file work runs (opening, creating, writing): database_settings.pool, or a pool
+    // of the log database's own. Never the caller's executor.
+    std::unique_ptr<asio::thread_pool> own_pool_;
+    asio::thread_pool* pool_;
     asio::strand<asio::any_io_executor> strand_;
 
     std::atomic<std::uint64_t> suppressed_{0}; // counted without the mutex
@@ -109,11 +119,12 @@ private:
     std::size_t max_buffered_seen_ = 0;
     log_database_metrics written_; // the flusher's counters (written, batches, failures, ...)
 
-    mutable std::mutex database_mutex_; // queries read these from any thread
+    // The strand's own.
+    std::vector<log_entry> batch_; // reused: a steady flow allocates no batches
     std::shared_ptr<database> database_;
     error_code open_error_;
-
-    // The strand's own.
+    bool opening_ = false;
+    std::vector<database_handler> database_waiters_; // queries that arrived while opening
     asio::steady_timer timer_;
     bool flush_requested_ = false;
     bool stopped_ = false;

@@ -4,14 +4,173 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 namespace sqlite_hybrid::detail::wb {
 
-std::string key_string(const shape& key, const std::string& packed_key_values) {
-    std::string out(sizeof key.id, '\0');
-    std::memcpy(out.data(), &key.id, sizeof key.id);
-    return out + packed_key_values;
+namespace {
+
+std::uint64_t hash_key(std::string_view key) { return std::hash<std::string_view>{}(key); }
+
+constexpr std::uint64_t row_mask = 0xffff'ffffu;
+
+} // namespace
+
+void append_key_prefix(std::string& out, const shape& key) {
+    char id[sizeof key.id];
+    std::memcpy(id, &key.id, sizeof key.id);
+    out.append(id, sizeof id);
 }
+
+pending_entry row_block::entry(const pending_row& r) const {
+    pending_entry e;
+    e.kind = r.kind;
+    e.replace = r.replace;
+    e.key = r.key;
+    e.columns = r.columns;
+    e.values = std::string(values(r));
+    if (const auto* p = prior(r))
+        e.prior = std::make_unique<prior_update>(*p);
+    return e;
+}
+
+// ---- one table ------------------------------------------------------------------------------
+
+pending_row* table_rows::find(std::string_view key) {
+    if (index_.empty())
+        return nullptr;
+    const std::uint64_t h = hash_key(key);
+    const std::uint64_t tag = h >> 32;
+    const std::size_t mask = index_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+        const std::uint64_t slot = index_[i];
+        if (slot == 0)
+            return nullptr;
+        if (slot >> 32 == tag) {
+            auto& r = block_.rows[(slot & row_mask) - 1];
+            if (block_.key(r) == key)
+                return &r;
+        }
+    }
+}
+
+void table_rows::index_row(std::uint64_t hash, std::size_t row) {
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = hash & mask;
+    while (index_[i] != 0)
+        i = (i + 1) & mask;
+    index_[i] = (hash >> 32 << 32) | (row + 1);
+}
+
+void table_rows::grow_index() {
+    index_.assign(std::max<std::size_t>(16, index_.size() * 2), 0);
+    for (std::size_t i = 0; i < block_.rows.size(); ++i)
+        index_row(hash_key(block_.key(block_.rows[i])), i);
+}
+
+pending_row& table_rows::add(std::string_view key, write_kind kind, const shape* key_shape,
+                             const shape* columns, std::string_view values) {
+    // At most 4/5 full: probes stay short.
+    if ((block_.rows.size() + 1) * 5 > index_.size() * 4)
+        grow_index();
+    pending_row r;
+    r.offset = block_.bytes.size();
+    r.key_size = static_cast<std::uint32_t>(key.size());
+    r.values_size = static_cast<std::uint32_t>(values.size());
+    r.key = key_shape;
+    r.columns = columns;
+    r.kind = kind;
+    if (r.key_is_short())
+        std::memcpy(r.short_key, key.data(), key.size());
+    else
+        block_.bytes.append(key);
+    block_.bytes.append(values);
+    block_.orders.push_back(order_key(key.substr(sizeof(std::uint32_t))));
+    block_.rows.push_back(r);
+    note_group(r);
+    index_row(hash_key(key), block_.rows.size() - 1);
+    return block_.rows.back();
+}
+
+void table_rows::note_group(const pending_row& r) {
+    if (block_.rows.size() == 1)
+        first_ = r;
+    else if (!same_statements(r, first_))
+        block_.one_group = false;
+}
+
+void table_rows::add(std::string_view key, const pending_entry& e) {
+    auto& r = add(key, e.kind, e.key, e.columns, e.values);
+    r.replace = e.replace;
+    keep_prior(r, e);
+    note_group(r);
+}
+
+void table_rows::keep_prior(pending_row& r, const pending_entry& e) {
+    r.prior = no_prior; // an earlier prior, if any, stays unused until the table is taken
+    if (e.prior) {
+        r.prior = static_cast<std::uint32_t>(block_.priors.size());
+        block_.priors.push_back(*e.prior);
+    }
+}
+
+// Moves a row's bytes to the end with new values; the old bytes become garbage.
+void table_rows::relocate(pending_row& r, std::string_view values) {
+    auto& bytes = block_.bytes;
+    const std::size_t at = bytes.size();
+    const std::size_t key_size = r.long_key_size();
+    bytes.resize(at + key_size);
+    std::memcpy(bytes.data() + at, bytes.data() + r.offset, key_size);
+    bytes.append(values);
+    garbage_ += key_size + r.values_size;
+    r.offset = at;
+    r.values_size = static_cast<std::uint32_t>(values.size());
+    if (garbage_ > 4096 && garbage_ > bytes.size() / 2)
+        compact();
+}
+
+void table_rows::compact() {
+    std::string live;
+    live.reserve(block_.bytes.size() - garbage_);
+    for (auto& r : block_.rows) {
+        const std::size_t at = live.size();
+        live.append(block_.bytes, r.offset, r.long_key_size() + r.values_size);
+        r.offset = at;
+    }
+    block_.bytes = std::move(live);
+    garbage_ = 0;
+}
+
+void table_rows::set_values(pending_row& r, std::string_view values) {
+    if (values.size() == r.values_size)
+        std::memcpy(block_.bytes.data() + r.offset + r.long_key_size(), values.data(),
+                    values.size());
+    else
+        relocate(r, values);
+}
+
+void table_rows::set(pending_row& r, const pending_entry& e) {
+    // `e` may have been read from this row: its values are a copy, so relocating is safe.
+    set_values(r, e.values);
+    r.kind = e.kind;
+    r.replace = e.replace;
+    r.columns = e.columns;
+    keep_prior(r, e);
+    note_group(r);
+}
+
+flushing_table table_rows::take() {
+    flushing_table out;
+    out.name = name_;
+    out.priority = priority_;
+    static_cast<row_block&>(out) = std::move(block_);
+    block_ = row_block{};
+    std::fill(index_.begin(), index_.end(), 0);
+    garbage_ = 0;
+    return out;
+}
+
+// ---- the store ------------------------------------------------------------------------------
 
 const shape* pending_store::intern(const std::string& table, const std::vector<std::string>& columns) {
     std::string joined;
@@ -30,26 +189,35 @@ const shape* pending_store::intern(const std::string& table, const std::vector<s
     return it->second.get();
 }
 
-bool pending_store::contains(const std::string& table, const shape& key,
-                             const std::string& key_values) const {
-    auto t = tables_.find(table);
-    return t != tables_.end() && t->second.rows.contains(key_string(key, key_values));
+table_rows& pending_store::table(const std::string& name, int priority) {
+    auto& t = tables_[name];
+    if (!t)
+        t = std::make_unique<table_rows>(name, priority);
+    return *t;
 }
 
-bool pending_store::apply(keyed_write w) {
-    auto& t = tables_[w.table];
-    if (t.name.empty()) {
-        t.name = w.table;
-        t.priority = w.priority;
+pending_store::applied pending_store::apply(table_rows& t, std::string_view key, write_kind kind,
+                                            const shape* key_shape, const shape* columns,
+                                            std::string_view values, bool room) {
+    pending_row* r = t.find(key);
+    if (!r) {
+        if (!room)
+            return applied::no_room;
+        t.add(key, kind, key_shape, columns, values);
+        ++size_;
+        return applied::added;
     }
-    auto [it, added] = t.rows.try_emplace(key_string(*w.entry.key, w.key_values));
-    if (!added) {
-        merge(w.table, it->second, std::move(w.entry));
-        return true;
+    // The common case, new values for the same columns, is what apply_step does when the
+    // columns are equal: the later values win whole.
+    if (columns && r->columns == columns && r->kind != write_kind::remove &&
+        (kind == write_kind::update || r->kind == write_kind::upsert)) {
+        t.set_values(*r, values);
+        return applied::merged;
     }
-    it->second = std::move(w.entry);
-    ++size_;
-    return false;
+    pending_entry e = t.entry(*r);
+    apply_step(t.name(), e, kind, columns, std::string(values));
+    t.set(*r, e);
+    return applied::merged;
 }
 
 std::pair<const shape*, std::string> pending_store::merge_columns(const std::string& table,
@@ -126,16 +294,9 @@ void pending_store::merge(const std::string& table, pending_entry& earlier, pend
 
 std::vector<flushing_table> pending_store::take_all() {
     std::vector<flushing_table> out;
-    for (auto& [name, t] : tables_) {
-        if (t.rows.empty())
-            continue;
-        flushing_table f{t.name, t.priority, {}};
-        f.rows.reserve(t.rows.size());
-        for (auto& [key, entry] : t.rows)
-            f.rows.push_back({key, std::move(entry)});
-        t.rows.clear();
-        out.push_back(std::move(f));
-    }
+    for (auto& [name, t] : tables_)
+        if (t->size() > 0)
+            out.push_back(t->take());
     size_ = 0;
     std::sort(out.begin(), out.end(), [](const flushing_table& a, const flushing_table& b) {
         return a.priority != b.priority ? a.priority > b.priority : a.name < b.name;
@@ -143,24 +304,22 @@ std::vector<flushing_table> pending_store::take_all() {
     return out;
 }
 
-std::size_t pending_store::put_back(flushing_table&& table) {
-    auto& t = tables_[table.name];
-    if (t.name.empty()) {
-        t.name = table.name;
-        t.priority = table.priority;
-    }
+std::size_t pending_store::put_back(flushing_table& failed, std::size_t from) {
+    auto& t = table(failed.name, failed.priority);
     std::size_t merged = 0;
-    for (auto& r : table.rows) {
-        auto it = t.rows.find(r.key);
-        if (it == t.rows.end()) {
-            t.rows.emplace(std::move(r.key), std::move(r.entry));
+    for (std::size_t i = from; i < failed.size(); ++i) {
+        const auto& row = failed.at(i);
+        const auto key = failed.key(row);
+        pending_row* r = t.find(key);
+        if (!r) {
+            t.add(key, failed.entry(row));
             ++size_;
             continue;
         }
         // The failed row came first: the newer write goes on top of it.
-        pending_entry newer = std::move(it->second);
-        it->second = std::move(r.entry);
-        merge(table.name, it->second, std::move(newer));
+        pending_entry e = failed.entry(row);
+        merge(failed.name, e, t.entry(*r));
+        t.set(*r, e);
         ++merged;
     }
     return merged;

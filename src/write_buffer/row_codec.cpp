@@ -1,5 +1,6 @@
 #include "row_codec.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace sqlite_hybrid::detail::wb {
@@ -99,6 +100,31 @@ std::vector<packed_value> unpack(std::string_view in) {
         out.push_back(v);
     }
     return out;
+}
+
+std::uint64_t order_key(std::string_view in) {
+    if (in.empty())
+        return 0;
+    constexpr std::uint64_t sign = std::uint64_t{1} << 63;
+    const auto type = static_cast<value_type>(in.front());
+    in.remove_prefix(1);
+    switch (type) {
+    case value_type::null: return 0;
+    case value_type::integer: return static_cast<std::uint64_t>(take<std::int64_t>(in)) ^ sign;
+    case value_type::real: {
+        const auto bits = std::bit_cast<std::uint64_t>(take<double>(in));
+        return bits & sign ? ~bits : bits | sign; // negative numbers reversed
+    }
+    case value_type::text:
+    case value_type::blob: {
+        const auto n = take<std::uint32_t>(in);
+        std::uint64_t key = 0;
+        for (std::size_t i = 0; i < 8; ++i)
+            key = key << 8 | (i < n ? static_cast<unsigned char>(in[i]) : 0u);
+        return key;
+    }
+    }
+    return 0;
 }
 
 int bind_packed(sqlite3_stmt* stmt, int index, std::string_view in) {

@@ -27,6 +27,10 @@ void pack(std::string& out, const value& v);
 void pack(std::string& out, const packed_value& v);
 std::vector<packed_value> unpack(std::string_view packed);
 
+// An integer that sorts like the first packed value, as far as 8 bytes tell: rows written in
+// this order are neighbours in the table's B-tree, so a chunk touches few pages.
+std::uint64_t order_key(std::string_view packed);
+
 // Binds the packed values to parameters first, first + 1, ...; text and blobs point into
 // `packed`, which must outlive the statement's step. Returns the next free index, or -1 when
 // SQLite refused a binding.

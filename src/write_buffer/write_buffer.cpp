@@ -1,15 +1,13 @@
+// Accepting writes, waiting writers, schema refreshes, starting and stopping. The flusher is in
+// write_buffer_flush.cpp.
 #include "write_buffer_impl.hpp"
 
-#include "flush_rows.hpp"
 #include "row_codec.hpp"
 
 #include <sqlite_hybrid/as_result.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -21,8 +19,9 @@ namespace detail {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
 constexpr auto use_result = as_result(asio::use_awaitable);
+
+std::atomic<std::uint64_t> next_buffer_id{1};
 
 error_code invalid(diagnostics* diag, errc code, std::string message) {
     if (diag)
@@ -30,26 +29,10 @@ error_code invalid(diagnostics* diag, errc code, std::string message) {
     return make_error_code(code);
 }
 
-std::uint64_t micros(clock::duration d) {
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(d).count());
-}
-
-// The columns and packed values of a pending row, as a dead letter shows them.
-row describe(const wb::flushing_row& r) {
-    row out;
-    auto add = [&out](const wb::shape& s, std::string_view packed) {
-        auto values = wb::unpack(packed);
-        for (std::size_t i = 0; i < s.columns.size() && i < values.size(); ++i)
-            out.push_back({s.columns[i], values[i].to_value()});
-    };
-    if (r.entry.kind != write_kind::upsert) // an upsert's row holds its key already
-        add(*r.entry.key, std::string_view(r.key).substr(sizeof(std::uint32_t)));
-    if (r.entry.prior)
-        add(*r.entry.prior->columns, r.entry.prior->values);
-    if (r.entry.columns)
-        add(*r.entry.columns, r.entry.values);
-    return out;
+bool same_names(const std::vector<std::string>& names, const row& r) {
+    return names.size() == r.size() &&
+           std::equal(names.begin(), names.end(), r.begin(),
+                      [](const std::string& n, const field& f) { return n == f.column; });
 }
 
 } // namespace
@@ -57,12 +40,17 @@ row describe(const wb::flushing_row& r) {
 write_buffer_impl::write_buffer_impl(database& db, write_buffer_options options)
     : db_(db), options_(std::move(options)),
       log_(options_.log ? options_.log : default_logger()),
-      strand_(asio::make_strand(db.get_executor())), timer_(strand_) {
+      strand_(asio::make_strand(db.get_executor())), timer_(strand_), id_(next_buffer_id++) {
     options_.max_pending = std::max<std::size_t>(1, options_.max_pending);
     options_.batch_size = std::clamp<std::size_t>(options_.batch_size, 1, options_.max_pending);
 }
 
 // ---- accepting writes ----------------------------------------------------------------------
+
+bool write_buffer_impl::write_plan::matches(const request_view& r) const {
+    return kind == r.kind && table == r.table && same_names(first, r.first) &&
+           same_names(second, r.second) && keys == r.keys;
+}
 
 // The slow part of accepting a write, done once per (kind, table, column names): checks every
 // name against the schema and works out the shapes and where the key's values are.
@@ -89,7 +77,13 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
     };
 
     write_plan plan;
-    plan.table = table->name;
+    plan.kind = r.kind;
+    plan.table = std::string(r.table);
+    for (const auto& f : r.first)
+        plan.first.push_back(f.column);
+    for (const auto& f : r.second)
+        plan.second.push_back(f.column);
+    plan.keys = r.keys;
     std::vector<std::pair<int, std::size_t>> key_fields; // (table position, index in `first`)
     auto add_key = [&](std::string_view column) -> error_code {
         const auto* name = table->canonical_column(column);
@@ -115,7 +109,7 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
         for (const auto& k : r.keys)
             if (auto ec = add_key(k))
                 return ec;
-        plan.columns = store_.intern(plan.table, names);
+        plan.columns = store_.intern(table->name, names);
     } else {
         for (const auto& f : r.first)
             if (auto ec = add_key(f.column))
@@ -131,7 +125,7 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
                     if (wb::fold_case(n) == wb::fold_case(k.column))
                         return invalid(diag, errc::invalid_key,
                                        "an update cannot change key column '" + n + "'");
-            plan.columns = store_.intern(plan.table, names);
+            plan.columns = store_.intern(table->name, names);
         }
     }
     // The key in table order, so that the same key given in another order is the same row.
@@ -150,13 +144,25 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
         return invalid(diag, errc::invalid_key,
                        "the key columns are not the primary key or a unique index of '" +
                            table->name + "'");
-    plan.key = store_.intern(plan.table, key_names);
-    auto priority = options_.priorities.find(plan.table);
-    plan.priority = priority == options_.priorities.end() ? 0 : priority->second;
+    plan.key = store_.intern(table->name, key_names);
+    auto priority = options_.priorities.find(table->name);
+    plan.rows = &store_.table(table->name,
+                              priority == options_.priorities.end() ? 0 : priority->second);
     return plan;
 }
 
-result<wb::keyed_write> write_buffer_impl::canonical_write(const request_view& r, diagnostics* diag) {
+result<const write_buffer_impl::write_plan*> write_buffer_impl::find_plan(const request_view& r,
+                                                                          diagnostics* diag) {
+    // A thread usually writes the same names over and over: its last plan is checked first,
+    // by comparing the names, before any lookup.
+    struct memo {
+        std::uint64_t buffer = 0, generation = 0;
+        const write_plan* plan = nullptr;
+    };
+    thread_local memo last;
+    if (last.buffer == id_ && last.generation == plans_generation_ && last.plan->matches(r))
+        return last.plan;
+
     // Plans are found by the names exactly as given: (kind, table, columns, key columns).
     thread_local std::string plan_key;
     plan_key.assign(1, static_cast<char>(r.kind));
@@ -180,42 +186,43 @@ result<wb::keyed_write> write_buffer_impl::canonical_write(const request_view& r
             return plan.error();
         it = plans_.emplace(plan_key, std::move(plan).value()).first;
     }
-    const write_plan& plan = it->second;
-    wb::keyed_write w;
-    w.table = plan.table;
-    w.priority = plan.priority;
-    w.entry.kind = r.kind;
-    w.entry.key = plan.key;
-    w.entry.columns = plan.columns;
-    for (auto index : plan.key_fields) {
-        if (r.first[index].v.is_null())
-            return invalid(diag, errc::invalid_key,
-                           "key column '" + r.first[index].column + "' is NULL");
-        wb::pack(w.key_values, r.first[index].v);
-    }
-    const row* values = r.kind == write_kind::upsert ? &r.first
-                        : r.kind == write_kind::update ? &r.second
-                                                        : nullptr;
-    if (values)
-        for (const auto& f : *values)
-            wb::pack(w.entry.values, f.v);
-    return w;
+    last = {id_, plans_generation_, &it->second};
+    return &it->second;
 }
 
 error_code write_buffer_impl::accept_locked(const request_view& r, diagnostics* diag) {
     if (state_ != state::running)
         return invalid(diag, errc::closed, "the write buffer is not running");
-    auto w = canonical_write(r, diag);
-    if (!w)
-        return w.error();
+    auto found = find_plan(r, diag);
+    if (!found)
+        return found.error();
+    const write_plan* plan = found.value();
+    // The key: the key shape's id, then the key values in table order.
+    thread_local std::string key, values;
+    key.clear();
+    values.clear();
+    wb::append_key_prefix(key, *plan->key);
+    for (auto index : plan->key_fields) {
+        if (r.first[index].v.is_null())
+            return invalid(diag, errc::invalid_key,
+                           "key column '" + r.first[index].column + "' is NULL");
+        wb::pack(key, r.first[index].v);
+    }
+    const row* fields = r.kind == write_kind::upsert ? &r.first
+                        : r.kind == write_kind::update ? &r.second
+                                                        : nullptr;
+    if (fields)
+        for (const auto& f : *fields)
+            wb::pack(values, f.v);
     // A write to a pending row needs no room; only a new row does.
     const bool room = store_.size() + in_flight_ < options_.max_pending;
-    if (!room && !store_.contains(w.value().table, *w.value().entry.key, w.value().key_values))
+    switch (store_.apply(*plan->rows, key, r.kind, plan->key, plan->columns, values, room)) {
+    case wb::pending_store::applied::no_room:
         return invalid(diag, errc::buffer_full, "the write buffer holds max_pending rows");
-    const bool merged = store_.apply(std::move(w).value());
+    case wb::pending_store::applied::merged: ++coalesced_; break;
+    case wb::pending_store::applied::added: break;
+    }
     ++accepted_;
-    if (merged)
-        ++coalesced_;
     if (store_.size() >= options_.batch_size)
         wake_locked();
     return {};
@@ -230,15 +237,6 @@ void write_buffer_impl::wake_locked() {
     if (std::exchange(wake_requested_, true))
         return;
     asio::post(strand_, [self = shared_from_this()] { self->timer_.cancel(); });
-}
-
-template <class... Args>
-void write_buffer_impl::complete(asio::any_completion_handler<void(Args...)> handler, Args... args) {
-    // Through the strand, so that a handler never runs inside its own initiation.
-    asio::post(strand_, [h = std::move(handler), args...]() mutable {
-        auto ex = asio::get_associated_executor(h);
-        asio::dispatch(ex, [h = std::move(h), args...]() mutable { std::move(h)(args...); });
-    });
 }
 
 void write_buffer_impl::write(request r, asio::any_completion_handler<void(error_code)> handler) {
@@ -292,6 +290,7 @@ asio::awaitable<error_code> write_buffer_impl::refresh_schema() {
     std::lock_guard lock(mutex_);
     schema_ = std::move(fresh).value();
     plans_.clear(); // names are checked again against the new schema
+    ++plans_generation_;
     co_return error_code();
 }
 
@@ -315,7 +314,7 @@ void write_buffer_impl::start(asio::any_completion_handler<void(error_code)> han
                 self->state_ = ec ? state::idle : state::running;
             }
             if (!ec)
-                asio::co_spawn(self->strand_, self->flusher(), asio::detached);
+                asio::co_spawn(self->strand_, self->flusher(self), asio::detached);
             self->complete(std::move(h), ec);
         },
         asio::detached);
@@ -360,187 +359,14 @@ void write_buffer_impl::abandon() noexcept {
     }
 }
 
-// ---- flushing ------------------------------------------------------------------------------
-
-std::chrono::steady_clock::duration write_buffer_impl::next_wait() const {
-    if (failed_rounds_in_a_row_ > 0) // back off after failures, per the policy
-        return options_.retry.delay_before(failed_rounds_in_a_row_ - 1);
-    return options_.flush_interval;
-}
-
-asio::awaitable<void> write_buffer_impl::flusher() {
-    for (;;) {
-        bool wait = true;
-        {
-            std::lock_guard lock(mutex_);
-            if (state_ == state::stopped)
-                co_return;
-            // A wake during a failure's backoff only counts for a forced flush or a stop.
-            wait = !wake_requested_ ||
-                   (failed_rounds_in_a_row_ > 0 && force_waiters_.empty() && state_ == state::running);
-            wake_requested_ = false;
-        }
-        if (wait) {
-            timer_.expires_after(next_wait());
-            co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
-        std::vector<asio::any_completion_handler<void(error_code, std::size_t)>> forced;
-        bool stopping = false;
-        {
-            std::lock_guard lock(mutex_);
-            if (state_ == state::stopped)
-                co_return;
-            wake_requested_ = false;
-            forced.swap(force_waiters_);
-            stopping = state_ == state::stopping;
-        }
-        const auto started = clock::now();
-        const round_result round = co_await flush_round();
-        const auto latency = micros(clock::now() - started);
-        last_latency_us_ = latency;
-        if (latency > max_latency_us_)
-            max_latency_us_ = latency;
-        failed_rounds_in_a_row_ = round.error ? failed_rounds_in_a_row_ + 1 : 0;
-        for (auto& h : forced)
-            complete(std::move(h), round.error, round.written);
-        if (!stopping)
-            continue;
-
-        std::size_t left = 0;
-        {
-            std::lock_guard lock(mutex_);
-            left = store_.size();
-            if (left > 0 && (!round.error || failed_rounds_in_a_row_ <= options_.retry.max_retries)) {
-                wake_requested_ = !round.error; // flush again now, or after the backoff
-                continue;
-            }
-        }
-        stop_report report = unwritten_rows(round.error);
-        report.written = flushed_; // all rows this buffer ever wrote
-        std::optional<asio::any_completion_handler<void(error_code, stop_report)>> h;
-        {
-            std::lock_guard lock(mutex_);
-            state_ = state::stopped;
-            h.swap(stop_handler_);
-        }
-        const error_code outcome = report.unwritten.empty() ? error_code() : round.error;
-        if (h)
-            complete(std::move(*h), outcome, std::move(report));
-        co_return;
-    }
-}
-
-stop_report write_buffer_impl::unwritten_rows(const error_code& why) {
-    stop_report report;
-    std::vector<wb::flushing_table> tables;
-    {
-        std::lock_guard lock(mutex_);
-        tables = store_.take_all();
-    }
-    for (auto& t : tables)
-        for (auto& r : t.rows)
-            report.unwritten.push_back(
-                {t.name, r.entry.kind, describe(r), why, "not written before the buffer stopped"});
-    if (!report.unwritten.empty())
-        log_(log_level::error, "write buffer stopped with " +
-                                   std::to_string(report.unwritten.size()) +
-                                   " rows it could not write (" + why.message() + ")");
-    return report;
-}
-
-asio::awaitable<write_buffer_impl::round_result> write_buffer_impl::flush_round() {
-    std::vector<wb::flushing_table> tables;
-    {
-        std::lock_guard lock(mutex_);
-        tables = store_.take_all();
-        for (const auto& t : tables)
-            in_flight_ += t.rows.size();
-    }
-    round_result out;
-    for (std::size_t ti = 0; ti < tables.size(); ++ti) {
-        auto& table = tables[ti];
-        wb::order_for_statements(table);
-        for (std::size_t begin = 0; begin < table.rows.size(); begin += options_.batch_size) {
-            const std::size_t end = std::min(table.rows.size(), begin + options_.batch_size);
-            // One transaction per chunk: the writer is free for other writes in between.
-            auto written = co_await db_.async_write(
-                [&](connection& c) { return wb::write_rows(c, table, begin, end); }, use_result);
-            error_code ec = written ? error_code() : written.error();
-            std::size_t done = written ? written.value() : 0;
-            if (ec && !wb::is_transient(ec)) {
-                // A row of its own cannot be written: find which, write the others.
-                auto isolated = co_await db_.async_write(
-                    [&](connection& c) { return wb::write_rows_isolated(c, table, begin, end); },
-                    use_result);
-                ec = isolated ? error_code() : isolated.error();
-                if (isolated) {
-                    done = isolated.value().written;
-                    for (auto& f : isolated.value().failures)
-                        bury(table.name, table.rows[f.index], f.error, std::move(f.message));
-                }
-            }
-            if (ec) {
-                ++failures_;
-                log_(log_level::warn, "write buffer flush failed, rows kept for later: " + ec.message());
-                put_back(tables, ti, begin);
-                out.error = ec;
-                admit_waiters();
-                co_return out;
-            }
-            ++flushes_;
-            flushed_ += done;
-            out.written += done;
-            {
-                std::lock_guard lock(mutex_);
-                in_flight_ -= end - begin;
-            }
-            admit_waiters();
-        }
-    }
-    co_return out;
-}
-
-void write_buffer_impl::put_back(std::vector<wb::flushing_table>& tables, std::size_t table,
-                                 std::size_t from) {
-    std::lock_guard lock(mutex_);
-    for (std::size_t ti = table; ti < tables.size(); ++ti) {
-        auto& t = tables[ti];
-        const std::size_t first = ti == table ? from : 0;
-        wb::flushing_table rest{t.name, t.priority, {}};
-        for (std::size_t i = first; i < t.rows.size(); ++i)
-            if (t.rows[i].entry.key) // rows buried as dead letters are gone
-                rest.rows.push_back(std::move(t.rows[i]));
-        in_flight_ -= t.rows.size() - first;
-        store_.put_back(std::move(rest));
-    }
-}
-
-void write_buffer_impl::bury(const std::string& table, wb::flushing_row& r, const error_code& ec,
-                             std::string message) {
-    dead_letter d{table, r.entry.kind, describe(r), ec, std::move(message)};
-    ++dead_letters_;
-    log_(log_level::error, "write buffer dead letter in '" + table + "': " + ec.message() +
-                               (d.message.empty() ? "" : " (" + d.message + ")"));
-    if (options_.on_dead_letter) {
-        try {
-            options_.on_dead_letter(d);
-        } catch (...) { // a failing callback must not lose the other rows
-        }
-    }
-    std::lock_guard lock(mutex_);
-    dead_.push_back(std::move(d));
-    while (dead_.size() > options_.max_dead_letters)
-        dead_.pop_front();
-}
-
 write_buffer_metrics write_buffer_impl::metrics() const {
     write_buffer_metrics m;
     {
         std::lock_guard lock(mutex_);
         m.pending = store_.size() + in_flight_;
+        m.accepted = accepted_;
+        m.coalesced = coalesced_;
     }
-    m.accepted = accepted_;
-    m.coalesced = coalesced_;
     m.flushed = flushed_;
     m.flushes = flushes_;
     m.failures = failures_;

@@ -2,12 +2,15 @@
 // coroutine on a strand, waiting writers, schema refreshes, stopping.
 #pragma once
 
+#include "flush_rows.hpp"
 #include "pending_store.hpp"
 #include "table_schema.hpp"
 
 #include <sqlite_hybrid/write_buffer.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -63,23 +66,48 @@ private:
         asio::any_completion_handler<void(error_code)> handler;
     };
 
-    // What accepting a write of one kind, table and set of column names takes.
+    // What accepting a write of one kind, table and list of column names takes, found by the
+    // names exactly as given.
     struct write_plan {
-        std::string table;               // canonical
-        int priority = 0;
+        write_kind kind;
+        std::string table;                  // as given
+        std::vector<std::string> first, second, keys; // as given
+        wb::table_rows* rows = nullptr;     // where the table's pending rows are
         const wb::shape* columns = nullptr; // of the values (upsert, update)
         const wb::shape* key = nullptr;
-        std::vector<std::size_t> key_fields; // where the key's values are in `first`
+        std::vector<std::size_t> key_fields; // where the key's values are in `first`, table order
+
+        bool matches(const request_view& r) const;
     };
 
+    // Where a flush round is: table, then row.
+    struct position {
+        std::size_t table = 0;
+        std::size_t row = 0;
+    };
+    // What a run of chunks did: rows written, and the chunk that failed, if one did.
+    struct chunks_result {
+        std::size_t written = 0;
+        error_code error;
+        position failed;
+        std::size_t failed_end = 0;
+    };
+    class chunk_chain;
+
     error_code accept_locked(const request_view& r, diagnostics* diag);
+    result<const write_plan*> find_plan(const request_view& r, diagnostics* diag);
     result<write_plan> make_plan(const request_view& r, diagnostics* diag);
-    result<wb::keyed_write> canonical_write(const request_view& r, diagnostics* diag);
     void wake_locked();
-    asio::awaitable<void> flusher();
+    asio::awaitable<void> flusher(std::shared_ptr<write_buffer_impl> self);
     asio::awaitable<round_result> flush_round();
-    void put_back(std::vector<wb::flushing_table>& tables, std::size_t table, std::size_t from);
-    void bury(const std::string& table, wb::flushing_row& r, const error_code& ec, std::string message);
+    asio::awaitable<chunks_result> write_chunks(std::vector<wb::flushing_table>& tables,
+                                                position from);
+    static position after(const std::vector<wb::flushing_table>& tables, std::size_t table,
+                          std::size_t row);
+    void chunk_written(std::size_t rows, std::size_t written);
+    void put_back(std::vector<wb::flushing_table>& tables, position from);
+    void bury(const wb::flushing_table& table, const wb::pending_row& r, const error_code& ec,
+              std::string message);
     void admit_waiters();
     asio::awaitable<error_code> refresh_schema();
     template <class... Args>
@@ -92,22 +120,36 @@ private:
     logger log_;
     asio::strand<asio::any_io_executor> strand_;
     asio::steady_timer timer_;
+    const std::uint64_t id_; // tells this buffer's plans apart in a thread's memo
 
     mutable std::mutex mutex_;
     state state_ = state::idle;
     wb::schema schema_;
     std::unordered_map<std::string, write_plan> plans_;
+    std::uint64_t plans_generation_ = 0; // changes whenever plans_ is cleared
     wb::pending_store store_;
     std::size_t in_flight_ = 0; // rows taken out by the flusher
+    std::uint64_t accepted_ = 0, coalesced_ = 0;
     bool wake_requested_ = false;
     std::deque<waiting_write> waiting_;
     std::vector<asio::any_completion_handler<void(error_code, std::size_t)>> force_waiters_;
     std::optional<asio::any_completion_handler<void(error_code, stop_report)>> stop_handler_;
     std::deque<dead_letter> dead_;
     int failed_rounds_in_a_row_ = 0; // flusher only
+    wb::statement_texts statements_;  // writer only
 
-    std::atomic<std::uint64_t> accepted_{0}, coalesced_{0}, flushed_{0}, flushes_{0},
-        failures_{0}, dead_letters_{0}, last_latency_us_{0}, max_latency_us_{0};
+    std::atomic<std::uint64_t> flushed_{0}, flushes_{0}, failures_{0}, dead_letters_{0},
+        last_latency_us_{0}, max_latency_us_{0};
 };
+
+template <class... Args>
+void write_buffer_impl::complete(asio::any_completion_handler<void(Args...)> handler,
+                                 Args... args) {
+    // Through the strand, so that a handler never runs inside its own initiation.
+    asio::post(strand_, [h = std::move(handler), args...]() mutable {
+        auto ex = asio::get_associated_executor(h);
+        asio::dispatch(ex, [h = std::move(h), args...]() mutable { std::move(h)(args...); });
+    });
+}
 
 } // namespace sqlite_hybrid::detail

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Builds the fuzz targets with clang, ASan and UBSan, then runs each one for SECONDS (default 60)
+# from the committed corpus. New interesting inputs go to a scratch directory (copy the good ones
+# into fuzz/corpus/<target>/ by hand); a crashing input is written to BUILD/findings/ and the
+# script stops with the fuzzer's status.
+#   fuzz/run.sh [SECONDS] [TARGET...]      BUILD: $FUZZ_BUILD_DIR or build/fuzz
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${FUZZ_BUILD_DIR:-$root/build/fuzz}
+seconds=${1:-60}
+[ $# -gt 0 ] && shift
+targets=${*:-fuzz_values fuzz_write_buffer_names fuzz_log_text}
+
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DSQLITE_HYBRID_BUILD_FUZZERS=ON \
+    -DSQLITE_HYBRID_SANITIZE=address,undefined -DSQLITE_HYBRID_BUILD_TESTS=OFF \
+    -DSQLITE_HYBRID_BUILD_BENCH=OFF -DSQLITE_HYBRID_BUILD_EXAMPLES=OFF \
+    -DSQLITE_HYBRID_BUILD_TOOLS=OFF >/dev/null
+# shellcheck disable=SC2086
+cmake --build "$build" --target $targets
+
+mkdir -p "$build/findings"
+for target in $targets; do
+    scratch=$(mktemp -d)
+    echo "== $target: ${seconds}s"
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        "$build/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 \
+        -artifact_prefix="$build/findings/$target-" "$scratch" "$root/fuzz/corpus/$target"
+    echo "== $target: $(ls "$scratch" | wc -l) new inputs in $scratch"
+done

@@ -1,0 +1,53 @@
+// What one child process measured, and how it travels to the parent: a line of JSON, then the
+// latency samples as raw int64 nanoseconds, one block per kind of operation.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sqlh::bench {
+
+enum class op_kind { api_write, api_read, bulk_write, log };
+inline constexpr std::array<op_kind, 4> op_kinds = {op_kind::api_write, op_kind::api_read,
+                                                    op_kind::bulk_write, op_kind::log};
+std::string_view op_name(op_kind kind);
+
+// One kind of operation: how many were acknowledged (rows, for bulk writes), how many failed
+// visibly to the caller, and the latency of each acknowledged call.
+struct op_record {
+    std::uint64_t committed = 0;
+    std::uint64_t errors = 0;
+    std::string first_error;
+    std::vector<std::int64_t> latencies_ns;
+
+    void succeeded(std::chrono::steady_clock::duration latency, std::uint64_t rows = 1);
+    void failed(const std::string& error);
+};
+
+struct child_report {
+    std::array<op_record, op_kinds.size()> ops;
+    double elapsed_s = 0;        // from the common start to the end of the timed part
+    double start_skew_ms = 0;    // how late the process was for the common start
+    double worst_lag_ms = 0;     // worst lateness of a 1 ms timer on the event loop
+    double worst_lag_at_s = 0;   // when, from the start
+    std::uint64_t wal_bytes_end = 0;
+    std::uint64_t wal_bytes_peak = 0;
+    std::uint64_t bulk_offered = 0; // rows the workers produced
+    // The value each stats key was last acknowledged with (worker * 1000 + k; 0: never).
+    std::vector<std::int64_t> stats_acknowledged;
+    boost::json::object metrics; // the strategy's own counters
+
+    op_record& operator[](op_kind k) { return ops[static_cast<std::size_t>(k)]; }
+    const op_record& operator[](op_kind k) const { return ops[static_cast<std::size_t>(k)]; }
+};
+
+void write_child_report(const std::string& path, const child_report& r);
+child_report read_child_report(const std::string& path);
+
+} // namespace sqlh::bench
