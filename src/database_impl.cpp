@@ -585,6 +585,12 @@ void database_impl::checkpoint_if_needed() {
     // Passive checkpoints again only once the WAL has grown by half a threshold more.
     next_checkpoint_pages_ = pages + std::max<std::int64_t>(1, options_.checkpoint_threshold_pages / 2);
     ++in_flight_; // closing waits for it like for any operation
+    if (close_started_) {
+        // Closing began before the count went up: the checkpointer is about to close.
+        checkpoint_running_ = false;
+        --in_flight_;
+        return;
+    }
     asio::post(checkpoint_strand_, [self = shared_from_this()] {
         self->run_checkpoint(*self->checkpointer_, SQLITE_CHECKPOINT_PASSIVE);
         self->checkpoint_running_ = false;
