@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <future>
 #include <map>
@@ -24,9 +25,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-void check(bool ok) {
-    if (!ok)
-        std::abort();
+void check(bool ok, const std::string& what) {
+    if (ok)
+        return;
+    std::fprintf(stderr, "check failed: %s\n", what.c_str());
+    std::abort();
 }
 
 std::string fold(std::string_view s) {
@@ -47,9 +50,11 @@ const std::map<std::string, table_model> schema_model = {
     {"select", {{"k", "x y", "é"}, {{"k"}}}},
 };
 
+// Runs the io_context until `f` is ready (restarting it when it ran out of work meanwhile).
 template <class T> T wait(asio::io_context& io, std::future<T>& f) {
     while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
-        io.run_one_for(std::chrono::milliseconds(10));
+        if (io.run_one_for(std::chrono::milliseconds(10)) == 0 && io.stopped())
+            io.restart();
     return f.get();
 }
 
@@ -77,9 +82,12 @@ struct fixture {
     }
 
     void flush() {
-        auto flushed = buffer->async_force_flush(asio::use_future);
-        wait(io, flushed); // throws (and so fails) when the flush failed
-        check(buffer->metrics().pending == 0);
+        std::promise<sh::error_code> result;
+        auto flushed = result.get_future();
+        buffer->async_force_flush([&](sh::error_code ec, std::size_t) { result.set_value(ec); });
+        const auto ec = wait(io, flushed);
+        check(!ec, "a flush of accepted writes failed: " + ec.message());
+        check(buffer->metrics().pending == 0, "rows still pending after a flush");
     }
 };
 
@@ -93,6 +101,28 @@ std::vector<std::string> split(std::string_view text) {
             break;
         text.remove_prefix(nl + 1);
     }
+    return out;
+}
+
+// Names as C++ string literals would show them, for the failure message.
+std::string shown(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7F || c == '"' || c == '\\') {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02X", u);
+            out += hex;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+std::string shown_all(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names)
+        out += (out.empty() ? "" : ", ") + shown(n);
     return out;
 }
 
@@ -132,8 +162,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& c : others)
         changes.push_back({c, "v"});
     sh::error_code ec;
-    std::vector<std::string> named{key};
-    named.insert(named.end(), others.begin(), others.end());
+    std::vector<std::string> named{key}; // the names the write uses
+    if (op != 2)
+        named.insert(named.end(), others.begin(), others.end());
     switch (op) {
     case 0: {
         sh::row r = key_row;
@@ -149,12 +180,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
     }
     if (!ec) {
-        check(names_valid(table, named, &key));
+        check(names_valid(table, named, &key),
+              "op " + std::to_string(op) + " with unknown names was accepted: " + shown(table) +
+                  " " + shown_all(named));
         if (++f.accepted % 64 == 0)
             f.flush();
     } else {
         check(ec == sh::errc::invalid_identifier || ec == sh::errc::invalid_key ||
-              ec == sh::errc::buffer_full);
+                  ec == sh::errc::buffer_full,
+              "unexpected error: " + ec.message());
     }
     return 0;
 }

@@ -30,7 +30,8 @@ struct log_filter {
 std::optional<std::chrono::microseconds> parse_log_duration(std::string_view text) noexcept;
 
 // A point in time for --since/--until: a duration back from `now` ("10m"), or a UTC date and time
-// "2024-05-01", "2024-05-01T12:00", "2024-05-01 12:00:05.25" (a trailing "Z" is allowed).
+// "2024-05-01", "2024-05-01T12:00", "2024-05-01 12:00:05.25" (a trailing "Z" is allowed). A
+// duration reaching back before 0000-01-01 gives 0000-01-01.
 std::optional<log_time> parse_log_time(std::string_view text, log_time now = log_now()) noexcept;
 
 } // namespace sqlite_hybrid

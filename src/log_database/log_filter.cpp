@@ -135,8 +135,12 @@ std::optional<microseconds> parse_log_duration(std::string_view text) noexcept {
 }
 
 std::optional<log_time> parse_log_time(std::string_view text, log_time now) noexcept {
-    if (const auto ago = parse_log_duration(text))
-        return now - *ago;
+    if (const auto ago = parse_log_duration(text)) {
+        // Further back than the absolute form can name means "from the beginning": clamped to
+        // 0000-01-01, so that the time still prints as a time that parses back.
+        const log_time earliest = std::chrono::sys_days(std::chrono::year(0) / 1 / 1);
+        return now - earliest <= *ago ? earliest : now - *ago;
+    }
     return parse_utc(text);
 }
 

@@ -174,10 +174,8 @@ flushing_table table_rows::take() {
 
 const shape* pending_store::intern(const std::string& table, const std::vector<std::string>& columns) {
     std::string joined;
-    for (const auto& c : columns) {
-        joined += c;
-        joined += '\0';
-    }
+    for (const auto& c : columns)
+        append_name(joined, c);
     auto& shapes = shapes_[table].by_names;
     auto it = shapes.find(joined);
     if (it == shapes.end()) {

@@ -28,6 +28,11 @@ void put_bytes(std::string& out, value_type type, std::string_view bytes) {
 
 } // namespace
 
+void append_name(std::string& key, std::string_view name) {
+    put(key, static_cast<std::uint32_t>(name.size()));
+    key.append(name);
+}
+
 value packed_value::to_value() const {
     switch (type) {
     case value_type::integer: return value(integer);

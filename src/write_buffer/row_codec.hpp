@@ -24,6 +24,10 @@ struct packed_value {
 };
 
 void pack(std::string& out, const value& v);
+
+// Appends a name after its 4-byte length: a key made of several names then cannot collide with
+// another list of names, whatever bytes (NUL included) the names hold.
+void append_name(std::string& key, std::string_view name);
 void pack(std::string& out, const packed_value& v);
 std::vector<packed_value> unpack(std::string_view packed);
 

@@ -163,22 +163,20 @@ result<const write_buffer_impl::write_plan*> write_buffer_impl::find_plan(const 
     if (last.buffer == id_ && last.generation == plans_generation_ && last.plan->matches(r))
         return last.plan;
 
-    // Plans are found by the names exactly as given: (kind, table, columns, key columns).
+    // Plans are found by the names exactly as given: (kind, table, columns, key columns), each
+    // list after its length.
     thread_local std::string plan_key;
     plan_key.assign(1, static_cast<char>(r.kind));
-    plan_key += r.table;
-    for (const auto* part : {&r.first, &r.second}) {
-        plan_key += '\x01';
-        for (const auto& f : *part) {
-            plan_key += f.column;
-            plan_key += '\0';
-        }
-    }
-    plan_key += '\x01';
-    for (const auto& k : r.keys) {
-        plan_key += k;
-        plan_key += '\0';
-    }
+    wb::append_name(plan_key, r.table);
+    const auto append_list = [](std::string& key, const auto& names, auto name_of) {
+        wb::append_name(key, std::to_string(names.size()));
+        for (const auto& n : names)
+            wb::append_name(key, name_of(n));
+    };
+    const auto column_of = [](const auto& f) -> std::string_view { return f.column; };
+    append_list(plan_key, r.first, column_of);
+    append_list(plan_key, r.second, column_of);
+    append_list(plan_key, r.keys, [](const auto& k) -> std::string_view { return k; });
     auto it = plans_.find(plan_key);
     if (it == plans_.end()) {
         auto plan = make_plan(r, diag);

@@ -101,7 +101,7 @@ TEST(CrashTest, AcknowledgedAndFlushedRowsSurviveASigkill) {
         // the others anywhere from at once to a while into the writes (checkpoints included).
         const bool while_opening = run % 4 == 3;
         if (while_opening)
-            child.kill_at(std::chrono::steady_clock::now() + std::chrono::milliseconds(rng() % 20));
+            child.kill_at(std::chrono::steady_clock::now() + std::chrono::milliseconds(rng() % 5));
         const auto first = child.read_line();
         if (!while_opening) {
             ASSERT_EQ(first, "ready") << "the child did not open the database";
