@@ -70,18 +70,6 @@ struct connection_state {
 
 namespace {
 
-std::string_view journal_mode_name(journal_mode m) {
-    switch (m) {
-    case journal_mode::wal: return "WAL";
-    case journal_mode::delete_mode: return "DELETE";
-    case journal_mode::truncate: return "TRUNCATE";
-    case journal_mode::persist: return "PERSIST";
-    case journal_mode::memory: return "MEMORY";
-    case journal_mode::off: return "OFF";
-    }
-    return "WAL";
-}
-
 bool only_separators(std::string_view s) {
     for (char c : s)
         if (!std::isspace(static_cast<unsigned char>(c)) && c != ';')
@@ -97,7 +85,7 @@ result<void> connection::apply_pragmas(connection& c, const connection_options& 
     auto& s = c.state_->settings;
     if (!read_only) {
         BOOST_OUTCOME_TRY(auto mode, c.query_one<std::string>(
-                                         "PRAGMA journal_mode=" + std::string(journal_mode_name(o.journal))));
+                                         "PRAGMA journal_mode=" + std::string(to_string(o.journal))));
         s.journal_mode = mode.value_or("");
         if (o.journal == journal_mode::wal && s.journal_mode != "wal" && o.require_wal) {
             c.last_diagnostics().message = "journal_mode=WAL was asked for, SQLite answered '" +
@@ -105,9 +93,8 @@ result<void> connection::apply_pragmas(connection& c, const connection_options& 
             return make_error_code(errc::wal_unavailable);
         }
     }
-    static constexpr std::string_view sync_names[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
     std::string script;
-    script += "PRAGMA synchronous=" + std::string(sync_names[static_cast<int>(o.synchronous)]) + ";";
+    script += "PRAGMA synchronous=" + std::string(to_string(o.synchronous)) + ";";
     script += "PRAGMA cache_size=" + std::to_string(o.cache_size) + ";";
     script += std::string("PRAGMA temp_store=") + (o.temp_store_memory ? "MEMORY" : "DEFAULT") + ";";
     script += "PRAGMA mmap_size=" + std::to_string(o.mmap_size) + ";";

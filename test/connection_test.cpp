@@ -47,6 +47,29 @@ TEST(Connection, AppliesDefaultPragmasAndReadsThemBack) {
     EXPECT_FALSE(s.read_only);
 }
 
+// Every journal and synchronous mode is applied, and SQLite answers with the mode's name.
+TEST(Connection, EveryJournalAndSynchronousModeIsAppliedByName) {
+    using sh::journal_mode;
+    using sh::synchronous_mode;
+    for (const auto mode : {journal_mode::wal, journal_mode::delete_mode, journal_mode::truncate,
+                            journal_mode::persist, journal_mode::memory, journal_mode::off}) {
+        temp_dir dir;
+        sh::connection_options o;
+        o.journal = mode;
+        o.require_wal = false;
+        EXPECT_EQ(open_writer(dir, o).settings().journal_mode, sh::to_string(mode));
+    }
+    int level = 0;
+    for (const auto mode : {synchronous_mode::off, synchronous_mode::normal, synchronous_mode::full,
+                            synchronous_mode::extra}) {
+        temp_dir dir;
+        sh::connection_options o;
+        o.synchronous = mode;
+        EXPECT_EQ(open_writer(dir, o).settings().synchronous, level++) << sh::to_string(mode);
+    }
+    EXPECT_EQ(sh::to_string(synchronous_mode::full), "full");
+}
+
 TEST(Connection, SecureDeleteCanBeTurnedOff) {
     temp_dir dir;
     sh::connection_options o;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace boost::asio {
@@ -18,6 +19,28 @@ namespace sqlite_hybrid {
 
 enum class journal_mode { wal, delete_mode, truncate, persist, memory, off };
 enum class synchronous_mode { off, normal, full, extra };
+
+// The names SQLite's pragmas take and answer: "wal", "delete", ...; "off", "normal", ...
+constexpr std::string_view to_string(journal_mode m) noexcept {
+    switch (m) {
+    case journal_mode::wal: return "wal";
+    case journal_mode::delete_mode: return "delete";
+    case journal_mode::truncate: return "truncate";
+    case journal_mode::persist: return "persist";
+    case journal_mode::memory: return "memory";
+    case journal_mode::off: return "off";
+    }
+    return "wal";
+}
+constexpr std::string_view to_string(synchronous_mode m) noexcept {
+    switch (m) {
+    case synchronous_mode::off: return "off";
+    case synchronous_mode::normal: return "normal";
+    case synchronous_mode::full: return "full";
+    case synchronous_mode::extra: return "extra";
+    }
+    return "normal";
+}
 
 // Applied at open in this order: busy_timeout, journal_mode (writer only), synchronous,
 // cache_size, temp_store, mmap_size, foreign_keys, journal_size_limit, secure_delete.

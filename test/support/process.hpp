@@ -58,7 +58,11 @@ public:
         return line;
     }
 
-    void kill() { ::kill(pid_, SIGKILL); }
+    // Nothing once the child was waited for: its pid may belong to another process by then.
+    void kill() {
+        if (pid_ > 0)
+            ::kill(pid_, SIGKILL);
+    }
 
     // The exit status, or -1 when it did not exit normally.
     int wait() {

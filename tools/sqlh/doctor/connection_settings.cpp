@@ -66,7 +66,7 @@ void add_connection_setting_checks(doctor_connection& c, report& r) {
             " us, and its writer keeps trying until lock_timeout off the pool's threads"));
     r.checks.push_back(setting(
         "synchronous", std::string(synchronous_name(c.integer("PRAGMA synchronous"))),
-        std::string(synchronous_name(library.synchronous)),
+        std::string(sqlite_hybrid::to_string(library.synchronous)),
         "full syncs the WAL at every commit, which holds the write lock longer; normal in WAL "
         "mode stays consistent and survives a crash of the program (the last commits may roll "
         "back on power loss)"));

@@ -7,7 +7,7 @@
 namespace sqlh::doctor {
 
 check journal_mode_check(const std::string& mode) {
-    const std::string expected(journal_mode_name(sqlite_hybrid::connection_options{}.journal));
+    const std::string expected(sqlite_hybrid::to_string(sqlite_hybrid::connection_options{}.journal));
     check c{"journal_mode", check_scope::file, mode, expected};
     if (mode == expected) {
         c.note = "stored in the file: every connection opens in this mode";

@@ -26,32 +26,10 @@ std::string_view on_off(bool on) {
     return on ? "on" : "off";
 }
 
-std::string_view journal_mode_name(sqlite_hybrid::journal_mode mode) {
-    using sqlite_hybrid::journal_mode;
-    switch (mode) {
-    case journal_mode::wal:
-        return "wal";
-    case journal_mode::delete_mode:
-        return "delete";
-    case journal_mode::truncate:
-        return "truncate";
-    case journal_mode::persist:
-        return "persist";
-    case journal_mode::memory:
-        return "memory";
-    case journal_mode::off:
-        return "off";
-    }
-    return "wal";
-}
-
 std::string_view synchronous_name(std::int64_t level) {
-    static constexpr std::array<std::string_view, 4> names = {"off", "normal", "full", "extra"};
-    return level >= 0 && level < 4 ? names[static_cast<std::size_t>(level)] : "unknown";
-}
-
-std::string_view synchronous_name(sqlite_hybrid::synchronous_mode mode) {
-    return synchronous_name(static_cast<std::int64_t>(mode));
+    return level >= 0 && level <= static_cast<std::int64_t>(sqlite_hybrid::synchronous_mode::extra)
+               ? sqlite_hybrid::to_string(static_cast<sqlite_hybrid::synchronous_mode>(level))
+               : "unknown";
 }
 
 } // namespace sqlh::doctor

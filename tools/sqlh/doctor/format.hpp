@@ -11,10 +11,8 @@ namespace sqlh::doctor {
 std::string format_bytes(std::int64_t bytes); // "4096 bytes", "64 MiB", "1.5 GiB"
 std::string_view on_off(bool on);
 
-// As PRAGMA journal_mode answers them (lower case).
-std::string_view journal_mode_name(sqlite_hybrid::journal_mode mode);
-// PRAGMA synchronous numbers (0..3) and the library's setting, as names.
+// PRAGMA synchronous numbers (0..3) as names ("unknown" for others); the library's own settings
+// print with sqlite_hybrid::to_string.
 std::string_view synchronous_name(std::int64_t level);
-std::string_view synchronous_name(sqlite_hybrid::synchronous_mode mode);
 
 } // namespace sqlh::doctor
