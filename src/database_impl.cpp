@@ -37,6 +37,23 @@ std::size_t default_pool_threads(const database_options& o, std::size_t readers)
     return std::min(readers + 1, cores);
 }
 
+// False for failures of the file, the disk or memory, which are not the SQL's fault.
+bool refused_by_sql(const error_code& ec) {
+    switch (primary_sqlite_code(ec)) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+    case SQLITE_READONLY:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_PROTOCOL:
+    case SQLITE_INTERRUPT: return false;
+    default: return true;
+    }
+}
+
 int on_wal_commit(void* ctx, sqlite3*, const char*, int pages) {
     static_cast<std::atomic<std::int64_t>*>(ctx)->store(pages, std::memory_order_relaxed);
     return SQLITE_OK;
@@ -157,7 +174,9 @@ error_code database_impl::migrate(diagnostics& diag) {
             if (is_lock_error(ec))
                 return ec;
             diag.message = "migration step " + std::to_string(i + 1) + " failed: " + diag.message;
-            return make_error_code(errc::migration_failed);
+            // The step's SQL was refused: migration_failed. The file, disk or memory failed: that
+            // error, so that callers can tell a full disk from a broken migration.
+            return refused_by_sql(ec) ? make_error_code(errc::migration_failed) : ec;
         }
     }
     if (from < steps.size()) {

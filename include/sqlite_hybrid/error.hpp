@@ -23,7 +23,7 @@ enum class errc {
     multiple_statements, // several statements given where one is expected
     job_exception,       // a job threw something that is not a system_error
     wal_unavailable,     // WAL was required but the file or path cannot use it
-    migration_failed,    // a schema migration step failed
+    migration_failed,    // SQLite refused a schema migration step's SQL
     not_read_only,       // a write statement was sent to a read-only connection
     invalid_key,         // a key column value that is missing or NULL
     path_refused,        // a file that may not be used for this (the main database as a log file)
