@@ -1,12 +1,15 @@
 // sqlh bench as a user runs it: small runs of the real workload over real processes, read back
 // through its JSON; the library's promises (no errors surfaced, no acknowledged row lost) checked
 // on every run; usage errors.
+#include "bench/child_report.hpp"
 #include "sqlh/run_sqlh.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 namespace sqlite_hybrid::test {
@@ -110,6 +113,58 @@ TEST(SqlhBench, HybridRidesOutAHeldLockAndSweeps) {
     }
 }
 
+TEST(SqlhBench, TheLockIsTakenAtRandomAndMemoryIsReported) {
+    const auto doc = run_json({"--strategy", "hybrid", "--duration", "1.5", "--processes", "2",
+                               "--coroutines", "2", "--workers", "1", "--hold-lock", "0.3",
+                               "--lock-holds", "3"});
+    const auto& hybrid = strategy(doc, "hybrid");
+    const auto& hold = hybrid.at("hold_lock");
+    EXPECT_EQ(hold.at("holds").to_number<int>(), 3);
+    EXPECT_GT(hold.at("held_s").to_number<double>(), 0.09); // each at least a tenth of 0.3 s
+    EXPECT_LT(hold.at("longest_s").to_number<double>(), 0.3 + 0.1);
+    EXPECT_EQ(count(hybrid.at("errors")), 0u) << json::serialize(hybrid);
+    EXPECT_EQ(count(hybrid.at("rows_lost")), 0u);
+    const auto& rss = hybrid.at("rss_anon_mb").as_array();
+    ASSERT_EQ(rss.size(), 2u);
+    for (const auto& process : rss) {
+        ASSERT_EQ(process.as_array().size(), 3u); // start, a quarter in, end
+        for (const auto& mb : process.as_array())
+            EXPECT_GT(mb.to_number<double>(), 0.5);
+    }
+}
+
+// Latencies are kept for every call up to a bound, then as a uniform sample of that many.
+TEST(SqlhBench, LatencySamplesStayBoundedAndUniform) {
+    ::sqlh::bench::op_record r;
+    constexpr std::int64_t calls = 3'000'000;
+    for (std::int64_t ns = 1; ns <= calls; ++ns)
+        r.succeeded(std::chrono::nanoseconds(ns));
+    EXPECT_EQ(r.committed, static_cast<std::uint64_t>(calls));
+    EXPECT_EQ(r.max_ns, calls);
+    ASSERT_EQ(r.latencies_ns.size(), ::sqlh::bench::op_record::max_samples);
+    auto sorted = r.latencies_ns;
+    std::sort(sorted.begin(), sorted.end());
+    const auto median = static_cast<double>(sorted[sorted.size() / 2]);
+    EXPECT_NEAR(median, calls / 2.0, calls * 0.01);
+    const auto late = std::count_if(sorted.begin(), sorted.end(),
+                                     [](std::int64_t ns) { return ns > 2 * calls / 3; });
+    EXPECT_NEAR(static_cast<double>(late), sorted.size() / 3.0, sorted.size() * 0.01);
+}
+
+// A lock held for 6 s outlasts the writer's wait, and the library warns of the failed flush;
+// its warnings go to stderr, and stdout stays one JSON document.
+TEST(SqlhBench, LibraryWarningsStayOffTheJson) {
+    const auto r = run_sqlh({"bench", "--json", "--strategy", "hybrid", "--duration", "6.5",
+                             "--processes", "1", "--coroutines", "1", "--workers", "1",
+                             "--hold-lock", "6"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("write buffer flush failed"), std::string::npos) << r.err;
+    boost::system::error_code ec;
+    const auto doc = json::parse(r.out, ec);
+    ASSERT_FALSE(ec) << r.out.substr(0, 300);
+    EXPECT_EQ(count(strategy(doc.as_object(), "hybrid").at("rows_lost")), 0u);
+}
+
 TEST(SqlhBench, PrintsATable) {
     const auto r = run_sqlh({"bench", "--strategy", "naive", "--duration", "0.5", "--processes",
                              "1", "--coroutines", "1", "--workers", "0"});
@@ -123,7 +178,8 @@ TEST(SqlhBench, InvalidOptionsExitWithStatus2) {
     const std::vector<std::vector<std::string>> cases = {
         {"--processes", "0"},           {"--strategy", "optimistic"},
         {"--duration", "fast"},         {"--hold-lock", "5", "--duration", "1"},
-        {"--no-such-option"},           {"--coroutines", "100000"}};
+        {"--no-such-option"},           {"--coroutines", "100000"},
+        {"--lock-holds", "3"},          {"--hold-lock", "1", "--lock-holds", "0"}};
     for (auto args : cases) {
         args.insert(args.begin(), "bench");
         const auto r = run_sqlh(args);

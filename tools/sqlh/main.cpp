@@ -2,6 +2,9 @@
 #include "commands.hpp"
 #include "parse_options.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string_view>
@@ -21,6 +24,8 @@ constexpr const char* kUsage =
 } // namespace
 
 int main(int argc, char** argv) {
+    // Standard output is for results (tables, JSON): the library's warnings go to stderr.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("sqlh"));
     if (argc < 2) {
         std::fputs(kUsage, stderr);
         return sqlh::exit_usage;

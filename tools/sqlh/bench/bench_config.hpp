@@ -20,6 +20,7 @@ struct bench_config {
     bool logs = true;        // log a line per API write and per worker batch
     double duration_s = 5;
     double hold_lock_s = 0; // > 0: a helper process holds the write lock mid-run
+    int lock_holds = 1;     // > 1: that many holds at random moments, each up to hold_lock_s
     std::string db_path;    // empty: a temporary file, removed afterwards
     bool json = false;      // JSON on stdout instead of the table
     std::string report_path;

@@ -41,6 +41,11 @@ std::variant<bench_config, int> parse_bench_options(int argc, char** argv) {
     app.add_option("--hold-lock", cfg.hold_lock_s,
                    "Another process holds the write lock this many seconds, mid-run")
         ->check(CLI::Range(0.0, 3600.0));
+    app.add_option("--lock-holds", cfg.lock_holds,
+                   "With --hold-lock: take the lock this many times, at random moments, each "
+                   "for a random time up to --hold-lock seconds")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
     app.add_option("--db", cfg.db_path,
                    "Run on this file and keep it (its items, stats and logs tables are "
                    "recreated per strategy; the last strategy's data stays)");
@@ -53,6 +58,10 @@ std::variant<bench_config, int> parse_bench_options(int argc, char** argv) {
     if (cfg.hold_lock_s > cfg.duration_s) {
         std::fprintf(stderr, "sqlh bench: --hold-lock (%g s) must not be longer than "
                              "--duration (%g s)\n", cfg.hold_lock_s, cfg.duration_s);
+        return exit_usage;
+    }
+    if (cfg.lock_holds > 1 && cfg.hold_lock_s <= 0) {
+        std::fprintf(stderr, "sqlh bench: --lock-holds needs --hold-lock\n");
         return exit_usage;
     }
     cfg.logs = !no_logs;

@@ -14,7 +14,7 @@ int run_child_mode(int argc, char** argv);
 
 std::vector<std::string> child_arguments(const child_config& c);
 std::vector<std::string> hold_arguments(const std::string& db_path, std::int64_t start_ms,
-                                        double offset_s, double hold_s,
+                                        double duration_s, double hold_s, int holds,
                                         const std::string& out_path);
 
 } // namespace sqlh::bench

@@ -14,4 +14,7 @@ void print_table(std::FILE* out, const bench_results& r);
 boost::json::value to_json(const bench_results& r);
 std::string html_report(const bench_results& r);
 
+// What the lock holder does in this run: "off", "2 s mid-run", "40 times at random, up to 8 s".
+std::string describe_lock_holder(const bench_config& c);
+
 } // namespace sqlh::bench

@@ -77,8 +77,7 @@ std::string html_report(const bench_results& r) {
         std::to_string(c.processes) + " processes &times; (" + std::to_string(c.coroutines) +
         " API coroutines + " + std::to_string(c.workers) + " workers), " +
         format("%g", c.duration_s) + " s per strategy" +
-        (c.hold_lock_s > 0 ? ", another process holds the write lock for " +
-                                 format("%g", c.hold_lock_s) + " s mid-run"
+        (c.hold_lock_s > 0 ? ", another process holds the write lock " + describe_lock_holder(c)
                            : std::string()) +
         ".</p>";
     page += bar_chart("API writes per second (committed)", "/s",

@@ -21,6 +21,7 @@ json::value to_json(const bench_results& r) {
           {"workers", c.workers},
           {"duration_s", c.duration_s},
           {"hold_lock_s", c.hold_lock_s},
+          {"lock_holds", c.lock_holds},
           {"db", c.db_path},
           {"bulk_batch_rows", bulk_batch_rows},
           {"bulk_batch_interval_ms", bulk_batch_interval.count()},

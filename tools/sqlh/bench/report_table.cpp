@@ -52,10 +52,19 @@ void print_details(std::FILE* out, const bench_results& r) {
             if (!op.first_error.empty())
                 std::fprintf(out, "%-13s first %s error: %s\n", s.strategy.c_str(), op.op.c_str(),
                              op.first_error.c_str());
-        if (!s.hold_lock.empty())
+        if (s.hold_lock.empty())
+            continue;
+        const auto held = [&](const char* field) {
+            return s.hold_lock.at(field).to_number<double>();
+        };
+        if (s.hold_lock.at("holds").to_number<int>() == 1)
             std::fprintf(out, "%-13s lock held %.2f s from t=%.2f s by another process\n",
-                         s.strategy.c_str(), s.hold_lock.at("held_s").to_number<double>(),
-                         s.hold_lock.at("acquired_at_s").to_number<double>());
+                         s.strategy.c_str(), held("held_s"), held("acquired_at_s"));
+        else
+            std::fprintf(out, "%-13s lock held %d times by another process, %.2f s in all, "
+                              "longest %.2f s\n",
+                         s.strategy.c_str(), s.hold_lock.at("holds").to_number<int>(),
+                         held("held_s"), held("longest_s"));
     }
 }
 
@@ -74,17 +83,25 @@ void print_sweep(std::FILE* out, const bench_results& r) {
 
 } // namespace
 
+std::string describe_lock_holder(const bench_config& c) {
+    char text[80] = "off";
+    if (c.hold_lock_s > 0 && c.lock_holds > 1)
+        std::snprintf(text, sizeof text, "%d times at random, up to %g s", c.lock_holds,
+                      c.hold_lock_s);
+    else if (c.hold_lock_s > 0)
+        std::snprintf(text, sizeof text, "%g s mid-run", c.hold_lock_s);
+    return text;
+}
+
 void print_table(std::FILE* out, const bench_results& r) {
     const auto& c = r.config;
-    char hold[32] = "off";
-    if (c.hold_lock_s > 0)
-        std::snprintf(hold, sizeof hold, "%g s mid-run", c.hold_lock_s);
+    const auto hold = describe_lock_holder(c);
     std::fprintf(out,
                  "sqlh bench: SQLite %s on %s\n"
                  "%d processes x (%d API coroutines + %d workers), %g s per strategy, "
                  "lock holder %s\n\n",
                  r.sqlite_version.c_str(), r.machine.c_str(), c.processes, c.coroutines, c.workers,
-                 c.duration_s, hold);
+                 c.duration_s, hold.c_str());
     std::fprintf(out,
                  "raw sqlite3, one connection, no contention: %.0f writes/s, %.0f reads/s, "
                  "%.0f bulk rows/s\n\n",

@@ -41,13 +41,15 @@ struct strategy_result {
     std::uint64_t rows_checked = 0;        // acknowledged items and stats rows read back
     std::uint64_t rows_lost = 0;           // acknowledged, missing from the file
     std::uint64_t rows_unacknowledged = 0; // items in the file whose write reported a failure
+    // Per process: anonymous resident memory in MiB at the start, a quarter in, at the end.
+    std::vector<std::vector<double>> rss_anon_mb;
     boost::json::object metrics;
     boost::json::object hold_lock; // the lock holder's timing, with --hold-lock
 };
 BOOST_DESCRIBE_STRUCT(strategy_result, (),
                       (strategy, processes, elapsed_s, ops, errors, worst_lag_ms, worst_lag_at_s,
                        start_skew_ms, wal_bytes_end, wal_bytes_peak, bulk_offered, rows_checked,
-                       rows_lost, rows_unacknowledged, metrics, hold_lock))
+                       rows_lost, rows_unacknowledged, rss_anon_mb, metrics, hold_lock))
 
 // One connection in this process, no contention: what SQLite does on this machine.
 struct baseline_result {

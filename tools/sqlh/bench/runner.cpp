@@ -76,7 +76,6 @@ void set_latencies(op_result& r, std::vector<std::int64_t>& ns) {
     };
     r.p50_ms = at(0.50);
     r.p99_ms = at(0.99);
-    r.max_ms = static_cast<double>(ns.back()) / 1e6;
 }
 
 void merge_metrics(json::object& into, const json::object& from) {
@@ -137,6 +136,7 @@ strategy_result combine(const bench_config& cfg, const std::string& name,
         r.wal_bytes_end = std::max(r.wal_bytes_end, c.wal_bytes_end);
         r.wal_bytes_peak = std::max(r.wal_bytes_peak, c.wal_bytes_peak);
         r.bulk_offered += c.bulk_offered;
+        r.rss_anon_mb.push_back({c.rss_anon_mb_start, c.rss_anon_mb_quarter, c.rss_anon_mb_end});
         merge_metrics(r.metrics, c.metrics);
         check_rows(r, c, static_cast<int>(p), cfg.workers, items, files.db_path);
     }
@@ -153,6 +153,7 @@ strategy_result combine(const bench_config& cfg, const std::string& name,
                 op.first_error = c.first_error;
             samples.insert(samples.end(), c.latencies_ns.begin(), c.latencies_ns.end());
             c.latencies_ns = {};
+            op.max_ms = std::max(op.max_ms, static_cast<double>(c.max_ns) / 1e6);
         }
         op.per_s = r.elapsed_s > 0 ? static_cast<double>(op.committed) / r.elapsed_s : 0;
         const double raw = baseline_rate(baseline, kind);
@@ -193,9 +194,8 @@ strategy_result run_strategy(const bench_config& cfg, const std::string& name, i
     }
     const std::string hold_out = (files.work_dir / (name + ".hold.out")).string();
     if (cfg.hold_lock_s > 0)
-        pids.push_back(spawn_self(hold_arguments(files.db_path, start_ms,
-                                                 cfg.duration_s / 2 - cfg.hold_lock_s / 2,
-                                                 cfg.hold_lock_s, hold_out)));
+        pids.push_back(spawn_self(hold_arguments(files.db_path, start_ms, cfg.duration_s,
+                                                 cfg.hold_lock_s, cfg.lock_holds, hold_out)));
     if (!wait_all(std::move(pids), start_ms, progress))
         throw std::runtime_error("a child process of strategy " + name + " failed");
 

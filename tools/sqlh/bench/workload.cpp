@@ -1,6 +1,6 @@
 // The mixed workload of one child process. API coroutines write an item and read two of their
-// acknowledged items back, logging each write; workers produce a batch of stats upserts every
-// 50 ms and log each batch; a 1 ms ticker measures how late the event loop runs.
+// recently acknowledged items back, logging each write; workers produce a batch of stats
+// upserts every 50 ms and log each batch; a 1 ms ticker measures how late the event loop runs.
 #include "bench/bench_config.hpp"
 #include "bench/strategy.hpp"
 
@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -31,6 +32,15 @@ std::uint64_t wal_bytes(const std::string& db_path) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(db_path + "-wal", ec);
     return ec ? 0 : size;
+}
+
+// Anonymous resident memory: the heap, not the database file's mapped pages.
+double rss_anon_mb() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.starts_with("RssAnon:"))
+            return std::stod(line.substr(8)) / 1024; // kB
+    return 0;
 }
 
 std::int64_t now_ms() {
@@ -59,6 +69,8 @@ void log_outcome(strategy& s, op_record& logs, std::string_view logger, std::str
 asio::awaitable<void> ticker(clock_type::time_point start, clock_type::time_point deadline,
                              std::string db_path, child_report& out) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
+    out.rss_anon_mb_start = rss_anon_mb();
+    const auto quarter = start + (deadline - start) / 4;
     for (int tick = 0; clock_type::now() < deadline; ++tick) {
         timer.expires_after(1ms);
         co_await timer.async_wait(asio::use_awaitable);
@@ -70,7 +82,10 @@ asio::awaitable<void> ticker(clock_type::time_point start, clock_type::time_poin
         }
         if (tick % 50 == 0)
             out.wal_bytes_peak = std::max(out.wal_bytes_peak, wal_bytes(db_path));
+        if (out.rss_anon_mb_quarter == 0 && now >= quarter)
+            out.rss_anon_mb_quarter = rss_anon_mb();
     }
+    out.rss_anon_mb_end = rss_anon_mb();
     out.wal_bytes_end = wal_bytes(db_path);
     out.wal_bytes_peak = std::max(out.wal_bytes_peak, out.wal_bytes_end);
 }
@@ -78,7 +93,11 @@ asio::awaitable<void> ticker(clock_type::time_point start, clock_type::time_poin
 asio::awaitable<void> api_coroutine(strategy& s, const child_config& c, int coroutine,
                                     clock_type::time_point deadline, child_report& out) {
     std::minstd_rand random(static_cast<unsigned>(c.process * max_coroutines + coroutine + 1));
+    // The most recent acknowledged items, which the reads pick from: bounded, so that a long
+    // run's memory stays flat.
+    constexpr std::size_t recent = 4096;
     std::vector<std::int64_t> acknowledged;
+    std::size_t next_slot = 0;
     std::int64_t key = c.process * process_item_keys + coroutine * coroutine_item_keys;
     for (; clock_type::now() < deadline; ++key) {
         auto t0 = clock_type::now();
@@ -86,7 +105,10 @@ asio::awaitable<void> api_coroutine(strategy& s, const child_config& c, int coro
             out[op_kind::api_write].failed(error);
         } else {
             out[op_kind::api_write].succeeded(clock_type::now() - t0);
-            acknowledged.push_back(key);
+            if (acknowledged.size() < recent)
+                acknowledged.push_back(key);
+            else
+                acknowledged[next_slot++ % recent] = key;
             if (c.logs)
                 log_outcome(s, out[op_kind::log], "api", "item " + std::to_string(key) + " created");
         }
