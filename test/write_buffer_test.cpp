@@ -56,6 +56,20 @@ std::vector<t_row> rows_of_t(asio::io_context& io, sh::database& db) {
     return run(io, db.async_query<t_row>("SELECT id, a, b, c FROM t ORDER BY id"));
 }
 
+// A database file with the test schema and a write buffer on it, started.
+struct started_buffer {
+    temp_dir dir;
+    asio::io_context io;
+    sh::database db;
+    sh::write_buffer buffer;
+
+    explicit started_buffer(sh::write_buffer_options bo = quiet(),
+                            sh::database_options o = options())
+        : db(open_database(io, dir.file("b.db"), std::move(o))), buffer(db, std::move(bo)) {
+        run(io, buffer.async_start());
+    }
+};
+
 // One buffered write, and what the same write is as plain SQL (the reference).
 struct op {
     char kind; // 'u' upsert, 'p' update, 'd' delete
@@ -160,11 +174,8 @@ TEST(WriteBuffer, CoalescingLeavesWhatApplyingEachWriteInOrderLeaves) {
 }
 
 TEST(WriteBuffer, CompositeKeysAndKeyColumnOrder) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
-    sh::write_buffer buffer(db, quiet());
-    run(io, buffer.async_start());
+    started_buffer t;
+    auto& [dir, io, db, buffer] = t;
     ASSERT_FALSE(buffer.buffer_upsert("pair", {{"x", 1}, {"y", 2}, {"v", "first"}}, {"x", "y"}));
     ASSERT_FALSE(buffer.buffer_upsert("PAIR", {{"Y", 2}, {"X", 1}, {"v", "second"}}, {"y", "x"}));
     ASSERT_FALSE(buffer.buffer_update("pair", {{"y", 2}, {"x", 1}}, {{"v", "third"}}));
@@ -176,13 +187,10 @@ TEST(WriteBuffer, CompositeKeysAndKeyColumnOrder) {
 }
 
 TEST(WriteBuffer, ManyThreadsBufferAtOnceAndNothingIsLost) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
     auto o = quiet(5ms);
     o.batch_size = 50;
-    sh::write_buffer buffer(db, o);
-    run(io, buffer.async_start());
+    started_buffer t{o};
+    auto& [dir, io, db, buffer] = t;
     std::thread io_thread([&] {
         auto guard = asio::make_work_guard(io);
         io.run_for(60s);
@@ -214,11 +222,8 @@ TEST(WriteBuffer, ManyThreadsBufferAtOnceAndNothingIsLost) {
 }
 
 TEST(WriteBuffer, TheTimerFlushesWithoutBeingAsked) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
-    sh::write_buffer buffer(db, quiet(20ms));
-    run(io, buffer.async_start());
+    started_buffer t{quiet(20ms)};
+    auto& [dir, io, db, buffer] = t;
     ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", 7}, {"a", 1}}, {"id"}));
     run(io, until(io, [&] { return buffer.metrics().flushed == 1; }));
     EXPECT_EQ(run(io, db.async_query<int>("SELECT id FROM t")), std::vector<int>{7});
@@ -226,13 +231,10 @@ TEST(WriteBuffer, TheTimerFlushesWithoutBeingAsked) {
 }
 
 TEST(WriteBuffer, AFullBatchFlushesEarly) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
     auto o = quiet(1h);
     o.batch_size = 10;
-    sh::write_buffer buffer(db, o);
-    run(io, buffer.async_start());
+    started_buffer t{o};
+    auto& [dir, io, db, buffer] = t;
     for (int i = 0; i < 10; ++i)
         ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", i}}, {"id"}));
     run(io, until(io, [&] { return buffer.metrics().flushed == 10; }));
@@ -240,11 +242,8 @@ TEST(WriteBuffer, AFullBatchFlushesEarly) {
 }
 
 TEST(WriteBuffer, ForcedFlushSaysHowManyRowsItWrote) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
-    sh::write_buffer buffer(db, quiet());
-    run(io, buffer.async_start());
+    started_buffer t;
+    auto& [dir, io, db, buffer] = t;
     for (int i = 0; i < 250; ++i)
         ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", i}, {"b", "v"}}, {"id"}));
     EXPECT_EQ(run(io, buffer.async_force_flush()), 250u);
@@ -261,11 +260,8 @@ TEST(WriteBuffer, RunsOfUpsertsOfEveryLengthAreWritten) {
     // Multi-row INSERTs take 32 rows at a time: runs just under, at and over a multiple.
     for (int rows : {1, 31, 32, 33, 64, 65, 100}) {
         SCOPED_TRACE(rows);
-        temp_dir dir;
-        asio::io_context io;
-        auto db = open_database(io, dir.file("b.db"), options());
-        sh::write_buffer buffer(db, quiet());
-        run(io, buffer.async_start());
+        started_buffer t;
+        auto& [dir, io, db, buffer] = t;
         for (int i = 0; i < rows; ++i)
             ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", i}, {"a", i}}, {"id"}));
         ASSERT_FALSE(buffer.buffer_delete("t", {{"id", 1000}})); // a row of another kind after them
@@ -277,18 +273,15 @@ TEST(WriteBuffer, RunsOfUpsertsOfEveryLengthAreWritten) {
 }
 
 TEST(WriteBuffer, HigherPriorityTablesFlushFirst) {
-    temp_dir dir;
-    asio::io_context io;
     auto o = options();
     o.migrations.push_back(
         "CREATE TABLE flush_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT);"
         "CREATE TRIGGER t_log AFTER INSERT ON t BEGIN INSERT INTO flush_log(tbl) VALUES('t'); END;"
         "CREATE TRIGGER email_log AFTER INSERT ON email BEGIN INSERT INTO flush_log(tbl) VALUES('email'); END;");
-    auto db = open_database(io, dir.file("b.db"), o);
     auto bo = quiet();
     bo.priorities = {{"email", 10}};
-    sh::write_buffer buffer(db, bo);
-    run(io, buffer.async_start());
+    started_buffer t{bo, o};
+    auto& [dir, io, db, buffer] = t;
     for (int i = 0; i < 5; ++i) {
         ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", i}}, {"id"}));
         ASSERT_FALSE(buffer.buffer_upsert("email", {{"id", i}, {"address", std::to_string(i)}}, {"id"}));
@@ -301,14 +294,11 @@ TEST(WriteBuffer, HigherPriorityTablesFlushFirst) {
 }
 
 TEST(WriteBuffer, RowsThatCanNeverBeWrittenBecomeDeadLettersAndTheOthersAreWritten) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
     auto o = quiet();
     std::vector<sh::dead_letter> reported;
     o.on_dead_letter = [&](const sh::dead_letter& d) { reported.push_back(d); };
-    sh::write_buffer buffer(db, o);
-    run(io, buffer.async_start());
+    started_buffer t{o};
+    auto& [dir, io, db, buffer] = t;
     for (int i = 1; i <= 5; ++i)
         ASSERT_FALSE(buffer.buffer_upsert("checked", {{"id", i}, {"n", i == 3 ? -1 : i}}, {"id"}));
     ASSERT_FALSE(buffer.buffer_upsert("strict_t", {{"id", 1}, {"n", "not a number"}}, {"id"}));
@@ -353,13 +343,10 @@ TEST(WriteBuffer, TwoBuffersWrittenFromOneThreadKeepTheirRowsApart) {
 TEST(WriteBuffer, RowsRewrittenWithValuesOfOtherSizesKeepTheLatestValues) {
     // Values that change size move within the buffer's storage, which is compacted now and
     // then; keys longer than a few bytes are stored apart from the row.
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
     auto o = quiet();
     o.batch_size = 64; // several chunks per flush
-    sh::write_buffer buffer(db, o);
-    run(io, buffer.async_start());
+    started_buffer t{o};
+    auto& [dir, io, db, buffer] = t;
     constexpr int keys = 300, passes = 40;
     std::map<int, std::string> expected_b;
     std::map<std::string, std::string> expected_name;
@@ -436,13 +423,10 @@ TEST(WriteBuffer, AFailedChunkKeepsItsRowsAndTheRestWhileEarlierChunksStayWritte
 }
 
 TEST(WriteBuffer, ADeadLetterInOneChunkLeavesTheOtherChunksWritten) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
     auto o = quiet();
     o.batch_size = 5;
-    sh::write_buffer buffer(db, o);
-    run(io, buffer.async_start());
+    started_buffer t{o};
+    auto& [dir, io, db, buffer] = t;
     for (int i = 1; i <= 50; ++i)
         ASSERT_FALSE(buffer.buffer_upsert("checked", {{"id", i}, {"n", i == 23 ? -1 : i}}, {"id"}));
     EXPECT_EQ(run(io, buffer.async_force_flush()), 49u);
@@ -454,18 +438,15 @@ TEST(WriteBuffer, ADeadLetterInOneChunkLeavesTheOtherChunksWritten) {
 }
 
 TEST(WriteBuffer, OtherWritesRunBetweenTheChunksOfAFlush) {
-    temp_dir dir;
-    asio::io_context io;
     auto o = options();
     o.migrations.push_back(
         "CREATE TABLE write_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT);"
         "CREATE TRIGGER t_log AFTER INSERT ON t BEGIN"
         " INSERT INTO write_log(what) VALUES('row'); END;");
-    auto db = open_database(io, dir.file("b.db"), o);
     auto bo = quiet();
     bo.batch_size = 10;
-    sh::write_buffer buffer(db, bo);
-    run(io, buffer.async_start());
+    started_buffer t{bo, o};
+    auto& [dir, io, db, buffer] = t;
     constexpr int rows = 3000; // 300 chunks
     for (int i = 0; i < rows; ++i)
         ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", i}}, {"id"}));
@@ -488,11 +469,8 @@ TEST(WriteBuffer, OtherWritesRunBetweenTheChunksOfAFlush) {
 }
 
 TEST(WriteBuffer, UnknownNamesAndBadKeysAreRefusedAtOnce) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
-    sh::write_buffer buffer(db, quiet());
-    run(io, buffer.async_start());
+    started_buffer t;
+    auto& [dir, io, db, buffer] = t;
     sh::diagnostics diag;
     EXPECT_EQ(buffer.buffer_upsert("nope", {{"id", 1}}, {"id"}, &diag), sh::errc::invalid_identifier);
     EXPECT_NE(diag.message.find("nope"), std::string::npos);
@@ -512,11 +490,8 @@ TEST(WriteBuffer, UnknownNamesAndBadKeysAreRefusedAtOnce) {
 }
 
 TEST(WriteBuffer, InjectionAttemptsAreRefusedOrStoredAsPlainValues) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
-    sh::write_buffer buffer(db, quiet());
-    run(io, buffer.async_start());
+    started_buffer t;
+    auto& [dir, io, db, buffer] = t;
     EXPECT_EQ(buffer.buffer_upsert("t; DROP TABLE t; --", {{"id", 1}}, {"id"}),
               sh::errc::invalid_identifier);
     EXPECT_EQ(buffer.buffer_upsert("t", {{"id", 1}, {"b\" = 1; DROP TABLE t; --", 1}}, {"id"}),
@@ -537,11 +512,8 @@ TEST(WriteBuffer, InjectionAttemptsAreRefusedOrStoredAsPlainValues) {
 }
 
 TEST(WriteBuffer, AsyncWritesSeeTablesCreatedAfterStart) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("b.db"), options());
-    sh::write_buffer buffer(db, quiet());
-    run(io, buffer.async_start());
+    started_buffer t;
+    auto& [dir, io, db, buffer] = t;
     ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", 1}, {"a", 1}}, {"id"}));
     run(io, db.async_execute("CREATE TABLE later(id INTEGER PRIMARY KEY, v TEXT)"));
     EXPECT_EQ(buffer.buffer_upsert("later", {{"id", 1}}, {"id"}), sh::errc::invalid_identifier);
@@ -595,13 +567,10 @@ TEST(WriteBuffer, BackpressureWaitsForRoomOrFailsAtOnce) {
 }
 
 TEST(WriteBuffer, ALockHeldByAnotherProcessKeepsTheRowsForALaterFlush) {
-    temp_dir dir;
-    asio::io_context io;
     auto o = options();
     o.lock_timeout = 100ms;
-    auto db = open_database(io, dir.file("b.db"), o);
-    sh::write_buffer buffer(db, quiet());
-    run(io, buffer.async_start());
+    started_buffer t{quiet(), o};
+    auto& [dir, io, db, buffer] = t;
     for (int i = 0; i < 20; ++i)
         ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", i}, {"a", i}}, {"id"}));
     {
@@ -622,16 +591,13 @@ TEST(WriteBuffer, ALockHeldByAnotherProcessKeepsTheRowsForALaterFlush) {
 }
 
 TEST(WriteBuffer, StopReportsRowsItCouldNotWrite) {
-    temp_dir dir;
-    asio::io_context io;
     auto o = options();
     o.lock_timeout = 50ms;
-    auto db = open_database(io, dir.file("b.db"), o);
     auto bo = quiet();
     bo.retry.max_retries = 1;
     bo.retry.base_delay = 10ms;
-    sh::write_buffer buffer(db, bo);
-    run(io, buffer.async_start());
+    started_buffer t{bo, o};
+    auto& [dir, io, db, buffer] = t;
     ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", 1}, {"b", "kept"}}, {"id"}));
     sh::test::child_process holder({SQLITE_HYBRID_TEST_HELPER, "hold-lock", dir.file("b.db"), "3000"}, true);
     ASSERT_EQ(holder.read_line(), "locked");
