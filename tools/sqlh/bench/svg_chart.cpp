@@ -113,7 +113,9 @@ std::string line_chart(const std::string& title, const std::string& x_label,
         const char* color = palette[i % std::size(palette)];
         std::string path;
         for (const auto& [x, y] : lines[i].points) {
-            path += (path.empty() ? "" : " ") + number(px(x)) + "," + number(py(y));
+            if (!path.empty())
+                path += ' ';
+            path += number(px(x)) + "," + number(py(y));
             svg += "<circle cx='" + number(px(x)) + "' cy='" + number(py(y)) + "' r='3' fill='" +
                    color + "'/>";
             svg += "<text x='" + number(px(x)) + "' y='" + number(top + height + 18) +
