@@ -114,18 +114,18 @@ TEST_F(LogDatabase, WritesEveryColumn) {
     EXPECT_GT(rows[1].id, 0);
     run(io, logs.async_stop());
 
-    auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
-    auto raw = conn.query<std::tuple<std::int64_t, int, std::optional<std::string>,
-                                     std::optional<std::string>, std::optional<std::int64_t>>>(
-                       "SELECT ts, level, extra, source, json_extract(extra, '$.ms') "
-                       "FROM logs ORDER BY id")
-                   .value();
-    ASSERT_EQ(raw.size(), 2u);
-    EXPECT_EQ(std::get<1>(raw[0]), 3); // spdlog's number for warn
-    EXPECT_EQ(std::get<4>(raw[0]), 250);
-    EXPECT_EQ(std::get<0>(raw[1]), 1'714'564'800'123'456);
-    EXPECT_FALSE(std::get<2>(raw[1])); // no extra: NULL
-    EXPECT_EQ(std::get<3>(raw[1]), "a.cpp:10 f");
+    // From outside, in the order written; `extra` is JSON that SQLite reads.
+    const auto written = sh::test::read_log_file(path);
+    ASSERT_EQ(written.size(), 2u);
+    EXPECT_LT(written[0].id, written[1].id);
+    EXPECT_EQ(written[0].level, sh::log_level::warn);
+    EXPECT_EQ(written[1].time.time_since_epoch().count(), 1'714'564'800'123'456);
+    EXPECT_EQ(written[1].extra, "");
+    EXPECT_EQ(written[1].source, "a.cpp:10 f");
+    auto conn = sh::connection::open(":memory:", sh::open_mode::read_write_create, {}).value();
+    EXPECT_EQ(
+        conn.query_one<std::int64_t>("SELECT json_extract(?, '$.ms')", written[0].extra).value(),
+        250);
     EXPECT_TRUE(reports.lines().empty());
 }
 
@@ -135,19 +135,26 @@ TEST_F(LogDatabase, SchemaIsVersionedIndexedAndIncrementallyVacuumed) {
         logs.log(sh::log_level::critical, "x", "y");
         run(io, logs.async_stop());
     }
-    EXPECT_EQ(log_pragma(path, "user_version"), 2);
+    EXPECT_EQ(log_pragma(path, "user_version"), 3);
     EXPECT_EQ(log_pragma(path, "auto_vacuum"), 2); // incremental
     auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
     auto indexes = conn.query<std::string>("SELECT name FROM sqlite_master WHERE type = 'index' "
-                                           "AND tbl_name = 'logs' ORDER BY name")
+                                           "AND sql IS NOT NULL ORDER BY name")
                        .value();
-    EXPECT_EQ(indexes, (std::vector<std::string>{"logs_logger_ts", "logs_ts"}));
-    auto shown =
-        conn.query_one<std::tuple<std::string, std::string>>("SELECT level, time FROM logs_text")
-            .value();
+    EXPECT_EQ(indexes, (std::vector<std::string>{"log_batch_loggers_logger", "log_batches_first_ts",
+                                                 "log_batches_last_ts"}));
+    EXPECT_EQ(conn.query_one<std::int64_t>(
+                      "SELECT count(*) FROM sqlite_master WHERE name IN ('logs', 'logs_text')")
+                  .value(),
+              0); // the first layout's table and view
+    auto shown = conn.query_one<std::tuple<std::string, std::string, int, std::string>>(
+                         "SELECT levels, first_time, count, loggers FROM log_batches_text")
+                     .value();
     ASSERT_TRUE(shown);
     EXPECT_EQ(std::get<0>(*shown), "critical");
     EXPECT_TRUE(std::get<1>(*shown).ends_with("Z"));
+    EXPECT_EQ(std::get<2>(*shown), 1);
+    EXPECT_EQ(std::get<3>(*shown), "x");
 
     // Reopening an existing file migrates nothing and keeps what is there.
     sh::log_database again(io.get_executor(), path, options);
@@ -155,29 +162,72 @@ TEST_F(LogDatabase, SchemaIsVersionedIndexedAndIncrementallyVacuumed) {
     run(io, again.async_stop());
 }
 
-TEST_F(LogDatabase, AFileOfTheFirstLayoutLosesTheLevelIndex) {
-    {
+// A file written by the first layouts (one `logs` row per entry; version 1 also had a level
+// index), made here with the SQL those versions ran.
+void write_row_layout_file(const std::string& path, int version) {
+    auto conn = sh::connection::open(path, sh::open_mode::read_write_create, {}).value();
+    conn.execute_script(R"sql(
+CREATE TABLE logs(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, level INTEGER NOT NULL,
+                  logger TEXT NOT NULL, message TEXT NOT NULL, extra TEXT, thread INTEGER,
+                  source TEXT);
+CREATE INDEX logs_ts ON logs(ts);
+CREATE INDEX logs_logger_ts ON logs(logger, ts);
+CREATE VIEW logs_text AS SELECT id, ts AS time, level, logger, message, extra, thread, source
+FROM logs;
+INSERT INTO logs VALUES(1, 1714564800000001, 2, 'http', 'first', '{"ms":250}', 42, 'a.cpp:1 f');
+INSERT INTO logs VALUES(2, 1714564800000003, 4, 'db', 'second', NULL, NULL, NULL);
+INSERT INTO logs VALUES(7, 1714564800000002, 3, 'http', 'third', NULL, 43, NULL);
+)sql")
+        .value();
+    if (version == 1)
+        conn.execute_script("CREATE INDEX logs_level_ts ON logs(level, ts)").value();
+    conn.execute_script("PRAGMA user_version=" + std::to_string(version)).value();
+}
+
+TEST_F(LogDatabase, FilesOfTheRowLayoutAreReadThenConvertedToBatches) {
+    options.retention_days = 0; // keep the entries from 2024
+    for (const int version : {1, 2}) {
+        SCOPED_TRACE(version);
+        std::filesystem::remove(path);
+        write_row_layout_file(path, version);
+        // A viewer reads the file as it is, writing nothing.
+        const auto before = sh::test::read_log_file(path);
+        ASSERT_EQ(before.size(), 3u);
+        EXPECT_EQ(before[2].id, 7);
+        EXPECT_EQ(log_pragma(path, "user_version"), version);
+
         sh::log_database logs(io.get_executor(), path, options);
-        logs.log(sh::log_level::error, "x", "from the first layout");
+        sh::log_filter errors;
+        errors.min_level = sh::log_level::error;
+        const auto found = run(io, logs.async_query_logs(errors));
+        ASSERT_EQ(found.size(), 1u);
+        EXPECT_EQ(found[0].message, "second");
+        logs.log(sh::log_level::info, "http", "after the conversion");
         run(io, logs.async_stop());
+
+        EXPECT_EQ(log_pragma(path, "user_version"), 3);
+        const auto after = sh::test::read_log_file(path);
+        ASSERT_EQ(after.size(), 4u);
+        // The order of the old ids, every column kept.
+        EXPECT_EQ(after[0].message, "first");
+        EXPECT_EQ(after[0].time.time_since_epoch().count(), 1'714'564'800'000'001);
+        EXPECT_EQ(after[0].level, sh::log_level::info);
+        EXPECT_EQ(after[0].logger, "http");
+        EXPECT_EQ(after[0].extra, R"({"ms":250})");
+        EXPECT_EQ(after[0].thread, 42u);
+        EXPECT_EQ(after[0].source, "a.cpp:1 f");
+        EXPECT_EQ(after[1].message, "second");
+        EXPECT_EQ(after[1].thread, 0u);
+        EXPECT_EQ(after[2].message, "third");
+        EXPECT_EQ(after[3].message, "after the conversion");
+        for (std::size_t i = 1; i < after.size(); ++i)
+            EXPECT_LT(after[i - 1].id, after[i].id);
+        auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
+        EXPECT_EQ(conn.query_one<std::int64_t>("SELECT count(*) FROM sqlite_master WHERE name "
+                                               "IN ('logs', 'logs_text', 'logs_level_ts')")
+                      .value(),
+                  0);
     }
-    {
-        auto conn = sh::connection::open(path, sh::open_mode::read_write, {}).value();
-        conn.execute_script("CREATE INDEX logs_level_ts ON logs(level, ts); PRAGMA user_version=1")
-            .value();
-    }
-    sh::log_database logs(io.get_executor(), path, options);
-    sh::log_filter errors;
-    errors.min_level = sh::log_level::error;
-    EXPECT_EQ(run(io, logs.async_query_logs(errors)).size(), 1u);
-    run(io, logs.async_stop());
-    EXPECT_EQ(log_pragma(path, "user_version"), 2);
-    EXPECT_EQ(count_log_rows(path), 1);
-    auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
-    EXPECT_EQ(conn.query_one<std::int64_t>(
-                      "SELECT count(*) FROM sqlite_master WHERE name = 'logs_level_ts'")
-                  .value(),
-              0);
 }
 
 TEST_F(LogDatabase, TheLoggerIndexIsOptional) {
@@ -185,7 +235,7 @@ TEST_F(LogDatabase, TheLoggerIndexIsOptional) {
         auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
         return conn
             .query_one<std::int64_t>(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'logs_logger_ts'")
+                "SELECT count(*) FROM sqlite_master WHERE name = 'log_batch_loggers_logger'")
             .value()
             .value_or(-1);
     };
@@ -233,17 +283,14 @@ TEST_F(LogDatabase, ThreadsLogConcurrentlyAndEachKeepsItsOrder) {
     EXPECT_EQ(m.dropped, 0u);
     EXPECT_GT(m.batches, 1u);
 
-    auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
-    auto rows = conn.query<std::tuple<std::string, std::int64_t, std::int64_t>>(
-                        "SELECT logger, CAST(message AS INTEGER), thread FROM logs ORDER BY id")
-                    .value();
+    const auto rows = sh::test::read_log_file(path);
     ASSERT_EQ(rows.size(), std::size_t{threads * per_thread});
     std::map<std::string, std::int64_t> next;
-    std::map<std::string, std::int64_t> thread_of;
-    for (auto& [logger, i, thread] : rows) {
-        EXPECT_EQ(i, next[logger]++) << logger; // ids follow each thread's own order
-        auto [it, fresh] = thread_of.emplace(logger, thread);
-        EXPECT_EQ(it->second, thread);
+    std::map<std::string, std::uint64_t> thread_of;
+    for (const auto& e : rows) {
+        EXPECT_EQ(std::stoll(e.message), next[e.logger]++) << e.logger; // each thread's order
+        auto [it, fresh] = thread_of.emplace(e.logger, e.thread);
+        EXPECT_EQ(it->second, e.thread);
     }
     EXPECT_EQ(next.size(), std::size_t{threads});
 }
@@ -275,13 +322,9 @@ TEST_F(LogDatabase, CoroutinesOnManyThreadsLogConcurrently) {
         t.join();
 
     EXPECT_EQ(count_log_rows(path), coroutines * per_coroutine);
-    auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
-    auto rows = conn.query<std::tuple<std::string, std::int64_t>>(
-                        "SELECT logger, CAST(message AS INTEGER) FROM logs ORDER BY id")
-                    .value();
     std::map<std::string, std::int64_t> next;
-    for (auto& [logger, i] : rows)
-        EXPECT_EQ(i, next[logger]++) << logger;
+    for (const auto& e : sh::test::read_log_file(path))
+        EXPECT_EQ(std::stoll(e.message), next[e.logger]++) << e.logger;
 }
 
 TEST_F(LogDatabase, FlushesOnItsTimerAndEarlyWhenABatchIsFull) {
@@ -399,10 +442,11 @@ TEST_F(LogDatabase, RetentionDeletesOldEntriesInChunksAndGivesThePagesBack) {
     const auto deleted = run(io, logs.async_run_retention());
     EXPECT_EQ(deleted, 3000);
     EXPECT_EQ(count_log_rows(path), 10);
-    EXPECT_EQ(count_log_rows(path, "logger = 'old'"), 0);
+    EXPECT_EQ(count_log_rows(path, [](const sh::log_entry& e) { return e.logger == "old"; }), 0);
     const auto m = logs.metrics();
     EXPECT_EQ(m.retention_deleted, 3000u);
-    EXPECT_GE(m.retention_chunks, 30u); // 100 rows per transaction
+    // A batch goes whole: one of 500 entries per transaction, though the chunk is 100.
+    EXPECT_GE(m.retention_chunks, 6u);
     EXPECT_GT(m.vacuumed_pages, 0u);
     EXPECT_EQ(log_pragma(path, "freelist_count"), 0);
     EXPECT_LT(log_pragma(path, "page_count"), pages_before / 10);
@@ -522,12 +566,10 @@ TEST_F(LogDatabase, ALockedFileIsWaitedOutWithoutLosingEntries) {
     EXPECT_EQ(logs.metrics().dropped, 0u);
     run(io, logs.async_stop());
     // Written in the order they were logged, across levels and failed attempts.
-    auto conn = sh::connection::open(path, sh::open_mode::read_only, {}).value();
-    const auto order =
-        conn.query<std::int64_t>("SELECT CAST(message AS INTEGER) FROM logs ORDER BY id").value();
+    const auto order = sh::test::read_log_file(path);
     ASSERT_EQ(order.size(), 3000u);
     for (std::size_t i = 0; i < order.size(); ++i)
-        ASSERT_EQ(order[i], static_cast<std::int64_t>(i));
+        ASSERT_EQ(std::stoll(order[i].message), static_cast<std::int64_t>(i));
 }
 
 TEST_F(LogDatabase, AFileThatCannotBeOpenedIsRetriedUntilItCan) {
@@ -586,7 +628,7 @@ TEST_F(LogDatabase, TheConstructorReturnsAtOnceWhileTheFileIsLockedAndLogsWaitMe
     sqlite3_close(holder);
     EXPECT_TRUE(eventually(io, [&] { return logs.metrics().written == 10; }));
     EXPECT_TRUE(logs.metrics().open);
-    EXPECT_EQ(count_log_rows(path, "message = 'logged before the file is open'"), 10);
+    EXPECT_EQ(count_log_rows(path, sh::test::message_is("logged before the file is open")), 10);
     EXPECT_EQ(reports.size(), 2u); // the recovery
     run(io, logs.async_stop());
 }
@@ -627,7 +669,7 @@ TEST_F(LogDatabase, ADeletedFileIsReplacedByANewOneWithoutBlockingTheCaller) {
     EXPECT_EQ(m.written, 2u);
     EXPECT_EQ(m.failures, 0u);
     EXPECT_EQ(count_log_rows(path), 1);
-    EXPECT_EQ(count_log_rows(path, "message = 'into the new file'"), 1);
+    EXPECT_EQ(count_log_rows(path, sh::test::message_is("into the new file")), 1);
     EXPECT_EQ(log_pragma(path, "page_size"), 16384);
     EXPECT_GT(log_pragma(path, "user_version"), 0); // the schema is there
     ASSERT_EQ(reports.size(), 1u);
@@ -642,7 +684,7 @@ TEST_F(LogDatabase, ADeletedFileIsReplacedByANewOneWithoutBlockingTheCaller) {
     run(io, logs.async_flush());
     run(io, logs.async_stop());
     EXPECT_EQ(logs.metrics().reopens, 2u);
-    EXPECT_EQ(count_log_rows(path + ".1", "message = 'before the rename'"), 1);
+    EXPECT_EQ(count_log_rows(path + ".1", sh::test::message_is("before the rename")), 1);
     EXPECT_EQ(count_log_rows(path), 1);
 }
 

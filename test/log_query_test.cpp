@@ -16,7 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace sh = sqlite_hybrid;
 namespace asio = boost::asio;
@@ -177,6 +179,85 @@ TEST_F(LogDatabaseQuery, FollowCanBeCancelled) {
                                            stop.slot(), asio::as_tuple(asio::use_awaitable))));
     EXPECT_EQ(ec, asio::error::operation_aborted);
     EXPECT_TRUE(rows.empty());
+}
+
+// Batches overlap in time (entries logged with given times, out of order, some at the same
+// time): every order, filter and limit must give what sorting all entries would.
+TEST(LogDatabaseBatches, OrderFiltersAndLimitsHoldAcrossBatchesThatOverlapInTime) {
+    temp_dir dir;
+    asio::io_context io;
+    report_log reports;
+    auto options = keep_everything(reports);
+    options.batch_size = 7; // many small batches
+    sh::log_database logs(io.get_executor(), dir.file("logs.db"), options);
+    const char* loggers[] = {"a", "b", "c"};
+    for (int i = 0; i < 200; ++i) {
+        sh::log_entry e;
+        e.time = base + std::chrono::seconds(i * 37 % 101); // shuffled, with repeats
+        e.level = static_cast<sh::log_level>(i % 6);
+        e.logger = loggers[i % 3];
+        e.message = "m" + std::to_string(i) + (i % 4 == 0 ? " four" : "");
+        logs.log(std::move(e));
+    }
+    run(io, logs.async_flush());
+    const auto all = sh::test::read_log_file(logs.path()); // by id
+    ASSERT_EQ(all.size(), 200u);
+    for (std::size_t i = 1; i < all.size(); ++i)
+        ASSERT_LT(all[i - 1].id, all[i].id);
+
+    std::vector<sh::log_filter> filters(6);
+    filters[1].min_level = sh::log_level::warn;
+    filters[2].logger = "b";
+    filters[3].since = base + 20s;
+    filters[3].until = base + 70s;
+    filters[4].text = " four";
+    filters[5].min_level = sh::log_level::info;
+    filters[5].logger = "c";
+    filters[5].since = base + 50s;
+    for (auto f : filters) {
+        std::vector<sh::log_entry> expected;
+        for (const auto& e : all)
+            if ((!f.min_level || e.level >= *f.min_level) && (!f.logger || e.logger == *f.logger) &&
+                (!f.since || e.time >= *f.since) && (!f.until || e.time < *f.until) &&
+                (!f.text || e.message.find(*f.text) != std::string::npos))
+                expected.push_back(e);
+        for (const auto order : {sh::log_order::newest_first, sh::log_order::oldest_first}) {
+            auto sorted = expected;
+            std::sort(sorted.begin(), sorted.end(), [&](const auto& x, const auto& y) {
+                const auto kx = std::pair(x.time, x.id);
+                const auto ky = std::pair(y.time, y.id);
+                return order == sh::log_order::oldest_first ? kx < ky : ky < kx;
+            });
+            for (const std::size_t limit : {0, 1, 5, 30}) {
+                f.order = order;
+                f.limit = limit;
+                auto want = sorted;
+                if (limit > 0 && want.size() > limit)
+                    want.resize(limit);
+                std::vector<std::int64_t> want_ids, got_ids;
+                for (const auto& e : want)
+                    want_ids.push_back(e.id);
+                for (const auto& e : run(io, logs.async_query_logs(f)))
+                    got_ids.push_back(e.id);
+                EXPECT_EQ(got_ids, want_ids) << "limit " << limit;
+            }
+        }
+    }
+    run(io, logs.async_stop());
+}
+
+TEST(LogDatabaseBatches, MessagesComeBackByteForByte) {
+    temp_dir dir;
+    asio::io_context io;
+    report_log reports;
+    sh::log_database logs(io.get_executor(), dir.file("logs.db"), quiet_log_options(reports));
+    const std::string bytes("not utf-8: \xff\xfe, a nul: \0, and \xc3\xa9", 31);
+    logs.log(sh::log_level::info, "raw", bytes);
+    run(io, logs.async_flush());
+    const auto rows = run(io, logs.async_query_logs({}));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].message, bytes);
+    run(io, logs.async_stop());
 }
 
 TEST_F(LogDatabaseQuery, WorksOnAPlainDatabaseOpenedOnTheLogFile) {

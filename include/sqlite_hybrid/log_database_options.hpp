@@ -21,13 +21,14 @@ database_options default_log_database_settings();
 struct log_database_options {
     // Entries older than this many days are deleted; 0 keeps everything.
     int retention_days = 7;
-    // How often retention runs (and once soon after opening), and how many rows each of its
-    // transactions deletes.
+    // How often retention runs (and once soon after opening), and about how many entries each
+    // of its transactions deletes: whole batches, at least one per transaction.
     std::chrono::milliseconds retention_interval{std::chrono::minutes(10)};
     std::size_t retention_chunk = 500;
 
     // The flusher writes what is buffered every flush_interval, or as soon as batch_size
-    // entries are waiting; one transaction per batch of at most batch_size entries.
+    // entries are waiting. Each batch of at most batch_size entries (at most 65536) is one row
+    // of the file; one transaction writes up to 8 batches, when that many are waiting.
     std::chrono::milliseconds flush_interval{200};
     std::size_t batch_size = 4096;
     // Entries held in memory at most; beyond, the lowest levels are dropped (and counted).
@@ -40,9 +41,10 @@ struct log_database_options {
     // writes fail like on a full disk until retention frees room.
     std::int64_t max_file_bytes = 0;
 
-    // An index on (logger, time) for queries by logger. Without it, a query by logger walks
-    // the time index, and inserts run about 1.4x as fast (docs/log_database.md). Applied when
-    // the file is opened: created, or dropped, there.
+    // An index on the loggers of each batch for queries by logger. Without it, such a query
+    // reads the whole (small) table of batches' loggers first; a batch costs the index one
+    // row per logger in it, so inserts hardly notice either way. Applied when the file is
+    // opened: created, or dropped, there.
     bool index_by_logger = true;
 
     // The application's main database: refused as the log file, and so are its -wal, -shm

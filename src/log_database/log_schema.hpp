@@ -1,5 +1,6 @@
 // The log file's layout and the statements the log database runs on it: migrations under
-// PRAGMA user_version, batch inserts, chunked retention deletes and incremental vacuum.
+// PRAGMA user_version (and the conversion of the first layout's rows), batch inserts, chunked
+// retention deletes and incremental vacuum.
 #pragma once
 
 #include <sqlite_hybrid/connection.hpp>
@@ -10,7 +11,16 @@
 #include <string>
 #include <vector>
 
+struct sqlite3_stmt;
+
 namespace sqlite_hybrid::detail {
+
+// The first layout's `logs` table (one row per entry, migrations 1 and 2): the columns to
+// select, in the order read_row_layout_entry reads them. Files of that layout are converted by
+// prepare_log_file, and read as they are until then.
+constexpr const char* row_layout_columns =
+    "SELECT id, ts, level, logger, message, extra, thread, source";
+log_entry read_row_layout_entry(sqlite3_stmt* row);
 
 // Step i takes user_version from i to i + 1; a later layout appends steps.
 const std::vector<std::string>& log_schema_migrations();
@@ -33,12 +43,20 @@ bool log_file_moved(connection& conn) noexcept;
 // then, under the old name, where a new file at that path would take its frames for its own.
 result<bool> empty_wal(connection& conn);
 
-// Inserts `entries` in the current transaction, in order.
-result<void> insert_log_entries(connection& conn, const std::vector<log_entry>& entries);
+// Inserts `entries` in the current transaction, in order: one log_batches row per `per_row`
+// entries (at most max_log_batch_entries).
+result<void> insert_log_entries(connection& conn, const std::vector<log_entry>& entries,
+                                std::size_t per_row);
 
-// Deletes at most `chunk` entries older than `cutoff`; returns how many it deleted.
-result<std::int64_t> delete_log_entries_before(connection& conn, log_time cutoff,
-                                               std::size_t chunk);
+// One step of retention: deletes whole batches older than `cutoff` holding about `chunk`
+// entries (at least one batch), or when there are none, removes the older entries of one batch
+// that also holds newer ones. `finished` once nothing older than `cutoff` is left.
+struct log_retention_chunk {
+    std::int64_t deleted = 0; // entries
+    bool finished = false;
+};
+result<log_retention_chunk> delete_log_entries_before(connection& conn, log_time cutoff,
+                                                      std::size_t chunk);
 
 // Releases at most `pages` free pages to the file system; returns how many it released and how
 // many are still free.

@@ -11,10 +11,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
 #include <sqlite_hybrid/connection.hpp>
+#include <sqlite_hybrid/log_query.hpp>
 #include <tuple>
 
 namespace sh = sqlite_hybrid;
@@ -251,10 +253,15 @@ TEST_F(Server, ConcurrentClientsAcrossTwoWorkersAndEveryAcknowledgedWriteIsInThe
     // Both workers' last words reached the log database.
     auto log_db =
         sh::connection::open(dir.file("catalogue-logs.db"), sh::open_mode::read_only, {}).value();
-    EXPECT_EQ(log_db
-                  .query_one<std::int64_t>("SELECT count(*) FROM logs WHERE message LIKE "
-                                           "'worker % stopped'")
-                  .value(),
+    sh::log_filter stopped;
+    stopped.text = " stopped";
+    stopped.limit = 0;
+    const auto last_words = sh::detail::log_query_job{stopped}(log_db).value();
+    EXPECT_EQ(std::count_if(last_words.begin(), last_words.end(),
+                            [](const sh::log_entry& e) {
+                                return e.message.starts_with("worker ") &&
+                                       e.message.ends_with(" stopped");
+                            }),
               2)
         << server->log();
 }

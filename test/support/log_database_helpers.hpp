@@ -7,9 +7,12 @@
 
 #include <sqlite_hybrid/connection.hpp>
 #include <sqlite_hybrid/log_database.hpp>
+#include <sqlite_hybrid/log_query.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,12 +59,25 @@ inline std::vector<log_entry> read_all(boost::asio::io_context& io, log_database
     return run(io, logs.async_query_logs(f));
 }
 
-// A synchronous look at a log file from outside the log database.
-inline std::int64_t count_log_rows(const std::string& path, const std::string& where = "1") {
+// A synchronous look at a log file from outside the log database: every entry, in the order of
+// their ids (the order they were written in).
+inline std::vector<log_entry> read_log_file(const std::string& path) {
     auto conn = connection::open(path, open_mode::read_only, {}).value();
-    return conn.query_one<std::int64_t>("SELECT count(*) FROM logs WHERE " + where)
-        .value()
-        .value_or(-1);
+    log_filter all;
+    all.limit = 0;
+    return detail::log_query_job{all, true}(conn).value();
+}
+
+// How many entries of the log file `match` accepts (all without one).
+inline std::int64_t count_log_rows(const std::string& path,
+                                   const std::function<bool(const log_entry&)>& match = {}) {
+    const auto entries = read_log_file(path);
+    return match ? std::count_if(entries.begin(), entries.end(), match)
+                 : static_cast<std::int64_t>(entries.size());
+}
+
+inline std::function<bool(const log_entry&)> message_is(std::string text) {
+    return [text = std::move(text)](const log_entry& e) { return e.message == text; };
 }
 
 inline std::int64_t log_pragma(const std::string& path, const std::string& pragma) {
