@@ -633,6 +633,37 @@ TEST_F(LogDatabase, TheConstructorReturnsAtOnceWhileTheFileIsLockedAndLogsWaitMe
     run(io, logs.async_stop());
 }
 
+// A failure, then nothing to write once the file is usable again: the flusher recovers and goes
+// back to waiting (it once kept retrying without waiting, holding the caller's thread).
+TEST_F(LogDatabase, AFailureWithNothingBufferedEndsWhenTheFileOpensAndTheFlusherWaits) {
+    {
+        sh::log_database first(io.get_executor(), path, options);
+        run(io, first.async_stop());
+    }
+    sqlite3* holder = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &holder), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    options.database_settings.open_timeout = 50ms;
+    options.database_settings.connection.busy_timeout = 10ms;
+    options.retry_interval = 20ms;
+    sh::log_database logs(io.get_executor(), path, options);
+    EXPECT_TRUE(eventually(io, [&] { return logs.metrics().failures >= 1; }));
+    ASSERT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(holder);
+
+    EXPECT_TRUE(eventually(io, [&] { return logs.metrics().open && !logs.metrics().failing; }));
+    EXPECT_EQ(reports.size(), 2u); // the failure, the recovery
+    // The caller's thread is free: timers on it fire on time.
+    asio::steady_timer timer(io, 50ms);
+    bool fired = false;
+    timer.async_wait([&](sh::error_code) { fired = true; });
+    io.restart();
+    io.run_for(1s);
+    EXPECT_TRUE(fired);
+    EXPECT_EQ(logs.metrics().written, 0u);
+    run(io, logs.async_stop());
+}
+
 TEST_F(LogDatabase, QueriesWaitForTheOpenInProgress) {
     sh::log_database logs(io.get_executor(), path, options);
     EXPECT_TRUE(run(io, logs.async_query_logs({})).empty()); // not errc::closed

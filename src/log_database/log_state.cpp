@@ -334,6 +334,10 @@ log_state::awaitable<void> log_state::run() {
             if (!ec)
                 ec = co_await drain(emptied, stop_now ? std::numeric_limits<std::size_t>::max()
                                                       : batches_per_turn);
+            // The file is usable again even with nothing to write: without this, a flusher
+            // still "failing" past its retry time would never wait, spinning on the thread.
+            if (!ec)
+                note_success();
             last = ec;
         }
         if (!stop_now && database_)
