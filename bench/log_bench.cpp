@@ -9,8 +9,10 @@
 //   main   the main database's acknowledged writes: 64 coroutines on one io_context thread, each
 //          awaiting its own single-row INSERT (async_execute) into a separate file; alone, then
 //          while T threads log through the sink at R records/s into a log database driven by
-//          the same io_context (as in an application). Alone and with logging alternate, and
-//          each figure is the median of its rounds.
+//          the same io_context (as in an application); and, as the control, while the same
+//          threads log at the same rate into a basic_file_sink_mt (what logging costs anyway:
+//          the logging threads' CPU). Alone, with the log database and with the file sink
+//          alternate, and each figure is the median of its rounds.
 //
 // Usage: log_bench [--records N] [--threads T] [--duration SECONDS] [--rates R,R,...|max]
 //                  [--rounds K] [--dir PATH] [--json FILE]
@@ -187,12 +189,16 @@ struct main_figures {
     std::uint64_t dropped = 0; // and dropped by it
 };
 
-// 64 coroutines of inserts for cfg.duration; with rate >= 0, threads log meanwhile.
-main_figures bench_main(const config& cfg, const fs::path& dir, std::optional<double> rate) {
+// Where the threads log while the main database writes.
+enum class logging_into { nothing, log_database, file };
+
+// 64 coroutines of inserts for cfg.duration, while threads log at `rate` (0: flat out).
+main_figures bench_main(const config& cfg, const fs::path& dir, logging_into into, double rate) {
     asio::io_context io(1);
     const auto main_path = (dir / "main.db").string();
     sh::database_options main_options;
     main_options.migrations = {"CREATE TABLE events(id INTEGER PRIMARY KEY, n INTEGER, v TEXT)"};
+    main_options.log = sh::null_logger(); // no "migrated" line among the figures
     auto db =
         sh::database::async_open(io.get_executor(), main_path, main_options, asio::use_future);
     io.run();
@@ -201,16 +207,23 @@ main_figures bench_main(const config& cfg, const fs::path& dir, std::optional<do
     std::optional<sh::log_database> logs;
     std::atomic<bool> stop_logging{false};
     std::thread loggers;
-    if (rate) {
+    spdlog::sink_ptr sink;
+    if (into == logging_into::log_database) {
         sh::log_database_options options;
         options.main_database_path = main_path;
+        options.database_settings.log = sh::null_logger();
         logs.emplace(io.get_executor(), (dir / "main-logs.db").string(), options);
-        loggers = std::thread([&, writer = logs->writer()] {
-            spdlog::logger logger("bench", std::make_shared<sh::log_database_sink_mt>(writer));
-            log_from_threads(logger, cfg.threads, std::numeric_limits<std::uint64_t>::max(), *rate,
+        sink = std::make_shared<sh::log_database_sink_mt>(logs->writer());
+    } else if (into == logging_into::file) {
+        sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir / "main.log").string(),
+                                                                   true);
+    }
+    if (sink)
+        loggers = std::thread([&] {
+            spdlog::logger logger("bench", sink);
+            log_from_threads(logger, cfg.threads, std::numeric_limits<std::uint64_t>::max(), rate,
                              &stop_logging);
         });
-    }
 
     std::uint64_t acknowledged = 0;
     std::uint64_t errors = 0;
@@ -244,9 +257,11 @@ main_figures bench_main(const config& cfg, const fs::path& dir, std::optional<do
     io.restart();
     io.run();
     closed.get();
+    sink.reset();
     for (const auto& name : {"main.db", "main-logs.db"})
         for (const char* suffix : {"", "-wal", "-shm"})
             fs::remove(dir / (std::string(name) + suffix));
+    fs::remove(dir / "main.log");
     return f;
 }
 
@@ -358,29 +373,38 @@ int run(const config& cfg) {
                 kCoroutines, cfg.duration.count(), cfg.rounds);
     json::array runs;
     for (double rate : cfg.rates) {
-        std::vector<double> alone, with, logged;
+        std::vector<double> alone, with, with_file, logged;
         std::uint64_t dropped = 0;
         std::uint64_t errors = 0;
         for (int round = 0; round < cfg.rounds; ++round) {
-            alone.push_back(bench_main(cfg, dir, std::nullopt).writes_per_s);
-            const auto f = bench_main(cfg, dir, rate);
+            alone.push_back(bench_main(cfg, dir, logging_into::nothing, rate).writes_per_s);
+            const auto f = bench_main(cfg, dir, logging_into::log_database, rate);
             with.push_back(f.writes_per_s);
             logged.push_back(static_cast<double>(f.logged) / cfg.duration.count());
             dropped += f.dropped;
             errors += f.errors;
+            with_file.push_back(bench_main(cfg, dir, logging_into::file, rate).writes_per_s);
         }
         const double loss = 1 - median(with) / median(alone);
-        std::printf("  logging %-8s %10.0f writes/s alone, %10.0f with logging (%+.1f %%; "
-                    "goal > -5 %%: %s); logged %.0f/s, %llu dropped, %llu errors\n",
+        const double file_loss = 1 - median(with_file) / median(alone);
+        // What the log database costs beyond what logging at this rate costs anyway.
+        const double own_loss = 1 - median(with) / median(with_file);
+        std::printf("  logging %-8s %10.0f writes/s alone, %10.0f with the log database "
+                    "(%+.1f %%), %10.0f with a file sink (%+.1f %%); log database vs file sink "
+                    "%+.1f %% (goal > -5 %%: %s); logged %.0f/s, %llu dropped, %llu errors\n",
                     rate > 0 ? std::to_string(static_cast<long>(rate)).c_str() : "max",
-                    median(alone), median(with), -100 * loss, loss < 0.05 ? "met" : "NOT met",
-                    median(logged), static_cast<unsigned long long>(dropped),
+                    median(alone), median(with), -100 * loss, median(with_file), -100 * file_loss,
+                    -100 * own_loss, own_loss < 0.05 ? "met" : "NOT met", median(logged),
+                    static_cast<unsigned long long>(dropped),
                     static_cast<unsigned long long>(errors));
         json::object r;
         r["rate"] = rate;
         r["alone_writes_per_s"] = median(alone);
         r["with_logging_writes_per_s"] = median(with);
+        r["with_file_sink_writes_per_s"] = median(with_file);
         r["loss"] = loss;
+        r["file_sink_loss"] = file_loss;
+        r["loss_vs_file_sink"] = own_loss;
         r["logged_per_s"] = median(logged);
         r["dropped"] = dropped;
         runs.push_back(std::move(r));
