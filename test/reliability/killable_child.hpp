@@ -3,6 +3,8 @@
 // instead of blocking the run). Never signals a process it has already reaped.
 #pragma once
 
+#include "support/c_strings.hpp"
+
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -28,10 +30,7 @@ public:
 
     killable_child(std::vector<std::string> args, std::chrono::milliseconds limit)
         : kill_at_(clock::now() + limit) {
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
+        auto argv = sqlite_hybrid::test::c_strings(args);
         int fds[2];
         if (pipe(fds) != 0)
             throw std::runtime_error("pipe failed");

@@ -2,6 +2,8 @@
 // port it listens on) and its stderr in a file, signalled, waited for with a bound.
 #pragma once
 
+#include "support/c_strings.hpp"
+
 #include <chrono>
 #include <fcntl.h>
 #include <fstream>
@@ -26,10 +28,7 @@ public:
     server_process(std::vector<std::string> args, std::string stderr_path,
                    std::chrono::seconds startup = std::chrono::seconds(60))
         : stderr_path_(std::move(stderr_path)) {
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
+        auto argv = sqlite_hybrid::test::c_strings(args);
         int out[2];
         if (pipe(out) != 0)
             throw std::runtime_error("pipe failed");

@@ -2,6 +2,7 @@
 // JSON lines, plain output when piped and colours on a terminal, refused files and options, and
 // --follow until SIGTERM.
 #include "sqlh/run_sqlh.hpp"
+#include "support/c_strings.hpp"
 #include "support/log_database_helpers.hpp"
 #include "support/process.hpp"
 #include "support/run.hpp"
@@ -98,16 +99,10 @@ std::optional<std::string> run_sqlh_on_terminal(std::vector<std::string> args, b
     env.emplace_back("TERM=xterm");
     if (no_color)
         env.emplace_back("NO_COLOR=1");
-    std::vector<char*> envp;
-    for (auto& e : env)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
+    auto envp = sqlite_hybrid::test::c_strings(env);
 
     args.insert(args.begin(), SQLH_BINARY);
-    std::vector<char*> argv;
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
+    auto argv = sqlite_hybrid::test::c_strings(args);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, screen.c_str(), O_RDWR | O_NOCTTY, 0);

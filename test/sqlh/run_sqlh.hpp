@@ -1,6 +1,7 @@
 // Runs the sqlh binary as a real process and collects what it printed and how it ended.
 #pragma once
 
+#include "support/c_strings.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fcntl.h>
@@ -36,10 +37,7 @@ inline sqlh_result run_sqlh(std::vector<std::string> args) {
     const auto out_path = (dir.path() / "out").string();
     const auto err_path = (dir.path() / "err").string();
     args.insert(args.begin(), SQLH_BINARY);
-    std::vector<char*> argv;
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
+    auto argv = sqlite_hybrid::test::c_strings(args);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -1,6 +1,8 @@
 // Starting the test helper as a real process and waiting for it.
 #pragma once
 
+#include "support/c_strings.hpp"
+
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -19,10 +21,7 @@ class child_process {
 public:
     // With `capture_stdout`, the child's standard output can be read with read_line().
     explicit child_process(std::vector<std::string> args, bool capture_stdout = false) {
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
+        auto argv = sqlite_hybrid::test::c_strings(args);
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         int fds[2] = {-1, -1};
