@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config ccache
           libsqlite3-dev sqlite3 libboost1.81-dev libspdlog-dev libgtest-dev libgmock-dev
-          libbenchmark-dev libcli11-dev libboost-json1.81-dev)
+          libbenchmark-dev libcli11-dev libboost-json1.81-dev libpq-dev postgresql)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

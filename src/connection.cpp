@@ -1,3 +1,4 @@
+#include "postgres/pg_cursor.hpp"
 #include "statement_cache.hpp"
 
 #include <sqlite_hybrid/connection.hpp>
@@ -48,6 +49,7 @@ struct connection_state {
     diagnostics diag;
     statement_cache cache;
     busy_wait busy;
+    std::unique_ptr<pg_session> pg; // set on PostgreSQL, where `db` is null
 
     connection_state(sqlite3* handle, std::string p, std::size_t cache_size)
         : db(handle), path(std::move(p)), cache(cache_size) {}
@@ -130,8 +132,35 @@ result<void> connection::apply_pragmas(connection& c, const connection_options& 
     return outcome::success();
 }
 
+result<connection> connection::open_postgres(const std::string& conninfo, open_mode mode,
+                                             const connection_options& options,
+                                             diagnostics* diag) {
+    detail::pg_session_options o;
+    o.conninfo = conninfo;
+    o.read_only = mode == open_mode::read_only;
+    o.connect_timeout = options.postgres.connect_timeout;
+    o.reconnect_backoff_min = options.postgres.reconnect_backoff_min;
+    o.reconnect_backoff_max = options.postgres.reconnect_backoff_max;
+    o.session_sql = options.postgres.session_sql;
+    o.statement_cache_size = options.statement_cache_size;
+    diagnostics why;
+    auto session = detail::pg_session::connect(std::move(o), why);
+    if (!session) {
+        if (diag)
+            *diag = why;
+        return session.error();
+    }
+    auto state = std::make_unique<detail::connection_state>(nullptr, redact_database_url(conninfo), 0);
+    state->pg = std::move(session).value();
+    state->pg->set_diagnostics(&state->diag);
+    state->settings.read_only = mode == open_mode::read_only;
+    return connection(std::move(state));
+}
+
 result<connection> connection::open(const std::string& path, open_mode mode,
                                     const connection_options& options, diagnostics* diag) {
+    if (auto url = parse_database_url(path); url.engine == backend::postgresql)
+        return open_postgres(url.target, mode, options, diag);
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE;
     switch (mode) {
     case open_mode::read_write_create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
@@ -171,6 +200,10 @@ connection::~connection() = default;
 
 result<statement> connection::prepare(std::string_view sql) {
     auto& st = *state_;
+    if (st.pg) {
+        BOOST_OUTCOME_TRY(auto* prepared, st.pg->prepare(sql));
+        return statement(new detail::pg_cursor(*st.pg, *prepared), &st.diag);
+    }
     if (auto* entry = st.cache.take(sql))
         return statement(entry->stmt, &st.diag, entry);
 
@@ -202,6 +235,8 @@ result<statement> connection::prepare(std::string_view sql) {
 }
 
 result<void> connection::execute_script(std::string_view sql) {
+    if (state_->pg)
+        return state_->pg->execute_script(sql);
     const std::string text(sql);
     char* message = nullptr;
     const int rc = sqlite3_exec(state_->db, text.c_str(), nullptr, nullptr, &message);
@@ -211,17 +246,36 @@ result<void> connection::execute_script(std::string_view sql) {
     return outcome::success();
 }
 
-bool connection::in_transaction() const noexcept { return !sqlite3_get_autocommit(state_->db); }
+backend connection::engine() const noexcept {
+    return state_->pg ? backend::postgresql : backend::sqlite;
+}
+bool connection::in_transaction() const noexcept {
+    return state_->pg ? state_->pg->in_transaction() : !sqlite3_get_autocommit(state_->db);
+}
+bool connection::transaction_failed() const noexcept {
+    return state_->pg && PQtransactionStatus(state_->pg->native_handle()) == PQTRANS_INERROR;
+}
+result<void> connection::check_connection() {
+    if (state_->pg)
+        if (auto ec = state_->pg->ensure_connected())
+            return ec;
+    return outcome::success();
+}
 bool connection::read_only() const noexcept { return state_->settings.read_only; }
 const applied_settings& connection::settings() const noexcept { return state_->settings; }
 const diagnostics& connection::last_diagnostics() const noexcept { return state_->diag; }
 diagnostics& connection::last_diagnostics() noexcept { return state_->diag; }
 const std::string& connection::path() const noexcept { return state_->path; }
 std::int64_t connection::last_insert_rowid() const noexcept {
-    return sqlite3_last_insert_rowid(state_->db);
+    return state_->db ? sqlite3_last_insert_rowid(state_->db) : 0;
 }
 sqlite3* connection::native_handle() const noexcept { return state_->db; }
-void connection::interrupt() noexcept { sqlite3_interrupt(state_->db); }
+void connection::interrupt() noexcept {
+    if (state_->pg)
+        state_->pg->interrupt();
+    else
+        sqlite3_interrupt(state_->db);
+}
 
 void connection::limit_lock_wait(std::optional<std::chrono::steady_clock::duration> limit,
                                  std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
@@ -232,6 +286,10 @@ void connection::limit_lock_wait(std::optional<std::chrono::steady_clock::durati
 connection::lock_waits connection::take_lock_waits() noexcept {
     return std::exchange(state_->busy.waits, lock_waits{});
 }
-void connection::clear_statement_cache() noexcept { state_->cache.clear(); }
+void connection::clear_statement_cache() noexcept {
+    state_->cache.clear();
+    if (state_->pg)
+        state_->pg->clear_statement_cache();
+}
 
 } // namespace sqlite_hybrid

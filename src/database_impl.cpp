@@ -39,6 +39,9 @@ std::size_t default_pool_threads(const database_options& o, std::size_t readers)
 
 // False for failures of the file, the disk or memory, which are not the SQL's fault.
 bool refused_by_sql(const error_code& ec) {
+    if (ec.category() == postgres_category())
+        return ec != condition::connection_lost && ec != condition::disk_full &&
+               ec != condition::io_error && ec != condition::interrupted;
     switch (primary_sqlite_code(ec)) {
     case SQLITE_IOERR:
     case SQLITE_FULL:
@@ -79,8 +82,19 @@ namespace {
 constexpr auto lock_wait_slice = std::chrono::milliseconds(10);
 } // namespace
 
+// PostgreSQL keeps the migration version in a table of its own (SQLite: PRAGMA user_version);
+// the advisory lock keeps two processes opening at once from both migrating.
+constexpr const char* postgres_migration_setup =
+    "SELECT pg_advisory_xact_lock(7450315902177431);"
+    "CREATE TABLE IF NOT EXISTS sqlite_hybrid_schema (version bigint NOT NULL)";
+
 database_impl::database_impl(asio::any_io_executor io, std::string path, database_options options)
-    : io_(std::move(io)), path_(std::move(path)), options_(std::move(options)),
+    : io_(std::move(io)), path_(parse_database_url(path).engine == backend::postgresql
+                                    ? path
+                                    : parse_database_url(path).target),
+      display_path_(redact_database_url(path_)),
+      postgres_(parse_database_url(path).engine == backend::postgresql),
+      options_(std::move(options)),
       log_(options_.log ? options_.log : default_logger()),
       own_pool_(options_.pool ? nullptr
                               : std::make_unique<asio::thread_pool>(default_pool_threads(
@@ -110,7 +124,7 @@ error_code database_impl::open(diagnostics& diag) {
     if (auto ec = retry_locked_until(deadline, [&] { return migrate(diag); }))
         return ec;
 
-    if (writer_settings_.journal_mode == "wal") {
+    if (!postgres_ && writer_settings_.journal_mode == "wal") {
         auto conn = connection::open(path_, open_mode::read_write, options_.connection, &diag);
         if (!conn)
             return conn.error();
@@ -137,6 +151,8 @@ error_code database_impl::open_writer(diagnostics& diag) {
         return conn.error();
     writer_.emplace(std::move(conn).value());
     writer_settings_ = writer_->settings();
+    if (postgres_)
+        return {};
     if (options_.connection.journal == journal_mode::wal && writer_settings_.journal_mode != "wal")
         log(log_level::warn, "WAL could not be enabled for '" + path_ + "' (journal_mode is '" +
                                  writer_settings_.journal_mode +
@@ -158,14 +174,19 @@ error_code database_impl::migrate(diagnostics& diag) {
             (void)exec(conn, "ROLLBACK");
         return ec;
     };
-    if (auto ec = exec(conn, "BEGIN IMMEDIATE"))
+    if (auto ec = exec(conn, begin_write()))
         return fail(ec);
-    auto version = conn.query_one<std::int64_t>("PRAGMA user_version");
+    if (postgres_)
+        if (auto r = conn.execute_script(postgres_migration_setup); !r)
+            return fail(r.error());
+    auto version = conn.query_one<std::int64_t>(
+        postgres_ ? "SELECT coalesce(max(version), 0) FROM sqlite_hybrid_schema"
+                  : "PRAGMA user_version");
     if (!version)
         return fail(version.error());
     const auto from = static_cast<std::size_t>(version.value().value_or(0));
     if (from > steps.size())
-        log(log_level::warn, "'" + path_ + "' has user_version " + std::to_string(from) +
+        log(log_level::warn, "'" + display_path_ + "' has user_version " + std::to_string(from) +
                                  ", newer than the " + std::to_string(steps.size()) +
                                  " migrations this program knows");
     for (std::size_t i = from; i < steps.size(); ++i) {
@@ -180,14 +201,18 @@ error_code database_impl::migrate(diagnostics& diag) {
         }
     }
     if (from < steps.size()) {
-        if (auto r = conn.execute_script("PRAGMA user_version=" + std::to_string(steps.size())); !r)
+        const auto n = std::to_string(steps.size());
+        if (auto r = conn.execute_script(postgres_ ? "DELETE FROM sqlite_hybrid_schema;"
+                                                     "INSERT INTO sqlite_hybrid_schema VALUES (" + n + ")"
+                                                   : "PRAGMA user_version=" + n);
+            !r)
             return fail(r.error());
     }
     if (auto ec = exec(conn, "COMMIT"))
         return fail(ec);
     if (from < steps.size()) {
         conn.clear_statement_cache(); // statements prepared before may see an older schema
-        log(log_level::info, "migrated '" + path_ + "' from version " + std::to_string(from) +
+        log(log_level::info, "migrated '" + display_path_ + "' from version " + std::to_string(from) +
                                  " to " + std::to_string(steps.size()));
     }
     return {};
@@ -313,6 +338,22 @@ error_code database_impl::run_job(connection& conn, pending_op& op) {
     return ec;
 }
 
+// PostgreSQL: a connection the server dropped connects again before it runs more jobs; while
+// it cannot, the jobs fail with the reason (and the next attempt waits for the backoff).
+template <class Ops>
+bool database_impl::connection_usable(connection& conn, Ops& ops, completion_batch& done) {
+    auto usable = conn.check_connection();
+    if (usable)
+        return true;
+    const diagnostics why = conn.last_diagnostics();
+    for (auto& op : ops) {
+        op->diag = why;
+        complete(std::move(op), usable.error(), done);
+    }
+    ops.clear();
+    return false;
+}
+
 // ---- the writer ----------------------------------------------------------------------------
 
 void database_impl::writer_drain() {
@@ -334,6 +375,10 @@ void database_impl::writer_drain() {
             metrics_.write_queue_depth = write_queue_.size();
         }
         group_outcome outcome = group_outcome::done;
+        if (!connection_usable(*writer_, batch, done)) {
+            flush(done);
+            continue;
+        }
         if (batch.front()->kind == job_kind::maintenance)
             run_maintenance(std::move(batch.front()), done);
         else
@@ -460,7 +505,7 @@ database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& b
         deadline = std::min(deadline, op->lock_deadline);
     conn.limit_lock_wait(lock_wait_slice, deadline);
     const auto started = clock::now();
-    if (auto ec = exec(conn, "BEGIN IMMEDIATE")) {
+    if (auto ec = exec(conn, begin_write())) {
         if (is_lock_error(ec))
             return group_outcome::locked;
         std::vector<op_ptr> all(std::make_move_iterator(batch.begin()),
@@ -483,6 +528,13 @@ database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& b
         error_code ec = savepoints ? exec(conn, "SAVEPOINT job") : error_code();
         if (!ec)
             ec = run_job(conn, *op);
+        if (!ec && conn.transaction_failed()) {
+            // The job succeeded though one of its statements failed (it ignored the error):
+            // PostgreSQL has aborted the transaction, so the job's work is not there.
+            ec = make_postgres_error("25P02");
+            op->diag.message = "a statement of this job failed and the job went on; the "
+                               "transaction was aborted by PostgreSQL";
+        }
         if (!ec && op->cancel_requested)
             ec = asio::error::operation_aborted;
         if (!ec) {
@@ -515,7 +567,7 @@ database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& b
         // The job's own effects go: with a savepoint, only them; without (it ran first), the
         // transaction holds nothing else and goes on with the next jobs.
         (void)exec(conn, savepoints ? "ROLLBACK TO job" : "ROLLBACK");
-        (void)exec(conn, savepoints ? "RELEASE job" : "BEGIN IMMEDIATE");
+        (void)exec(conn, savepoints ? "RELEASE job" : begin_write());
         complete(std::move(op), ec, done);
         if (!conn.in_transaction()) { // could not take the lock again: the rest waits
             requeue_front(batch);
@@ -667,7 +719,12 @@ void database_impl::reader_drain(reader_slot& reader) {
         // each still sees every write acknowledged before it was submitted, and the file and
         // WAL locks are taken once per batch instead of once per statement.
         auto& conn = *reader.conn;
-        const bool shared = taken.size() > 1 && !exec(conn, "BEGIN");
+        if (!connection_usable(conn, taken, done)) {
+            flush(done);
+            continue;
+        }
+        // Not on PostgreSQL, where one failing statement would abort the shared transaction.
+        const bool shared = !postgres_ && taken.size() > 1 && !exec(conn, "BEGIN");
         for (auto& op : taken)
             run_read(reader, op, done);
         if (shared && conn.in_transaction())
@@ -713,12 +770,25 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
     }
     // A read job gets a snapshot of its own, unless it runs inside a batch's shared one.
     const bool own_snapshot = op->kind == job_kind::read && !conn.in_transaction();
+    const bool routed = op->kind != job_kind::read;
     op->kind = job_kind::read; // counted where it ran
-    error_code ec = own_snapshot ? exec(conn, "BEGIN") : error_code();
+    error_code ec = own_snapshot ? exec(conn, begin_read()) : error_code();
     if (!ec)
         ec = run_job(conn, *op);
     if (own_snapshot && conn.in_transaction())
         (void)exec(conn, ec ? "ROLLBACK" : "COMMIT");
+    if (routed && postgres_sqlstate(ec) == "25006") {
+        // A statement that looked like a read writes (a data-modifying WITH, nextval(), FOR
+        // UPDATE): learn it and send it to the writer.
+        {
+            std::lock_guard lock(route_mutex_);
+            read_only_sql_.insert_or_assign(std::string(op->job->routed_sql()), false);
+        }
+        op->job->discard_result();
+        op->kind = job_kind::write;
+        enqueue_write(std::move(op));
+        return;
+    }
     if (op->cancellable) {
         std::lock_guard lock(reader.running_mutex);
         reader.running = nullptr;

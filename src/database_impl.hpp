@@ -49,7 +49,7 @@ public:
     bool closed() const noexcept { return close_requested_.load(); }
     metrics_snapshot metrics() const;
     applied_settings writer_settings() const { return writer_settings_; }
-    const std::string& path() const noexcept { return path_; }
+    const std::string& path() const noexcept { return display_path_; }
     const asio::any_io_executor& io_executor() const noexcept { return io_; }
     void log(log_level level, std::string_view message) const;
 
@@ -85,9 +85,18 @@ private:
     error_code open_writer(diagnostics& diag);
     error_code migrate(diagnostics& diag);
     void install_cancellation(pending_op& op);
+    template <class Ops>
+    bool connection_usable(connection& conn, Ops& ops, completion_batch& done);
+    const char* begin_write() const noexcept { return postgres_ ? "BEGIN" : "BEGIN IMMEDIATE"; }
+    // A read job's snapshot: PostgreSQL's default READ COMMITTED would give each statement its own.
+    const char* begin_read() const noexcept {
+        return postgres_ ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN";
+    }
 
     asio::any_io_executor io_;
-    std::string path_;
+    std::string path_;         // what connections open: a file name, or a PostgreSQL URL
+    std::string display_path_; // without a password
+    bool postgres_ = false;
     database_options options_;
     logger log_;
     std::unique_ptr<asio::thread_pool> own_pool_;

@@ -55,7 +55,8 @@ bool sqlite_code_matches(int code, condition c) noexcept {
     case condition::busy: return primary == SQLITE_BUSY;
     case condition::locked: return primary == SQLITE_LOCKED;
     case condition::constraint: return primary == SQLITE_CONSTRAINT;
-    case condition::unique_violation: return code == SQLITE_CONSTRAINT_UNIQUE;
+    case condition::unique_violation:
+        return code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY;
     case condition::primary_key_violation: return code == SQLITE_CONSTRAINT_PRIMARYKEY;
     case condition::foreign_key_violation: return code == SQLITE_CONSTRAINT_FOREIGNKEY;
     case condition::not_null_violation: return code == SQLITE_CONSTRAINT_NOTNULL;
@@ -68,9 +69,94 @@ bool sqlite_code_matches(int code, condition c) noexcept {
     case condition::interrupted: return primary == SQLITE_INTERRUPT;
     case condition::syntax_error: return code == SQLITE_ERROR;
     case condition::misuse: return primary == SQLITE_MISUSE || primary == SQLITE_RANGE;
+    case condition::connection_lost: return false;
     }
     return false;
 }
+
+// SQLSTATEs are five characters of [0-9A-Z]: read as a base-36 number they fit an int.
+constexpr int sqlstate_base = 36;
+
+int encode_sqlstate(std::string_view s) noexcept {
+    if (s.size() != 5)
+        return 0;
+    int v = 0;
+    for (char c : s) {
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'Z' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v * sqlstate_base + d;
+    }
+    return v;
+}
+
+std::string decode_sqlstate(int v) {
+    std::string s(5, '0');
+    for (int i = 4; i >= 0; --i, v /= sqlstate_base) {
+        const int d = v % sqlstate_base;
+        s[static_cast<std::size_t>(i)] = static_cast<char>(d < 10 ? '0' + d : 'A' + d - 10);
+    }
+    return s;
+}
+
+std::string_view sqlstate_name(std::string_view s) noexcept {
+    struct known {
+        std::string_view state, name;
+    };
+    static constexpr known names[] = {
+        {"23505", "unique_violation"},        {"23503", "foreign_key_violation"},
+        {"23502", "not_null_violation"},      {"23514", "check_violation"},
+        {"40001", "serialization_failure"},   {"40P01", "deadlock_detected"},
+        {"55P03", "lock_not_available"},      {"42601", "syntax_error"},
+        {"42P01", "undefined_table"},         {"42703", "undefined_column"},
+        {"25006", "read_only_sql_transaction"}, {"25P02", "in_failed_sql_transaction"},
+        {"57014", "query_canceled"},          {"57P01", "admin_shutdown"},
+        {"08001", "sqlclient_unable_to_establish_sqlconnection"},
+        {"08006", "connection_failure"},      {"28P01", "invalid_password"},
+        {"3D000", "invalid_catalog_name"},    {"53100", "disk_full"},
+        {"42P07", "duplicate_table"},         {"22P02", "invalid_text_representation"},
+    };
+    for (const auto& k : names)
+        if (k.state == s)
+            return k.name;
+    return {};
+}
+
+bool postgres_code_matches(const std::string& s, condition c) noexcept {
+    const std::string_view cls = std::string_view(s).substr(0, 2);
+    switch (c) {
+    case condition::lock_error: return s == "40001" || s == "40P01" || s == "55P03";
+    case condition::busy: return s == "55P03";
+    case condition::constraint: return cls == "23";
+    case condition::unique_violation: return s == "23505";
+    case condition::foreign_key_violation: return s == "23503";
+    case condition::not_null_violation: return s == "23502";
+    case condition::check_violation: return s == "23514";
+    case condition::io_error: return cls == "58";
+    case condition::disk_full: return s == "53100";
+    case condition::corrupt: return s == "XX001" || s == "XX002";
+    case condition::read_only: return s == "25006";
+    case condition::cannot_open: return s == "08001" || cls == "28" || s == "3D000";
+    case condition::interrupted: return s == "57014";
+    case condition::syntax_error: return cls == "42";
+    case condition::misuse: return s == "08P01" || s == "42P02";
+    case condition::connection_lost:
+        return (cls == "08" && s != "08001") || s == "57P01" || s == "57P02" || s == "57P03";
+    default: return false;
+    }
+}
+
+class postgres_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "postgresql"; }
+    std::string message(int code) const override {
+        const std::string state = decode_sqlstate(code);
+        std::string text = "SQLSTATE " + state;
+        if (auto n = sqlstate_name(state); !n.empty())
+            text += " (" + std::string(n) + ")";
+        return text;
+    }
+};
 
 bool library_code_matches(errc e, condition c) noexcept {
     switch (c) {
@@ -106,12 +192,15 @@ public:
         case condition::interrupted: return "interrupted";
         case condition::syntax_error: return "SQL error";
         case condition::misuse: return "misuse";
+        case condition::connection_lost: return "connection to the server lost";
         }
         return "unknown condition";
     }
     bool equivalent(const boost::system::error_code& ec, int c) const noexcept override {
         if (ec.category() == sqlite_category())
             return sqlite_code_matches(ec.value(), static_cast<condition>(c));
+        if (ec.category() == postgres_category())
+            return postgres_code_matches(decode_sqlstate(ec.value()), static_cast<condition>(c));
         if (ec.category() == library_category())
             return library_code_matches(static_cast<errc>(ec.value()), static_cast<condition>(c));
         return false;
@@ -122,6 +211,10 @@ public:
 
 const boost::system::error_category& sqlite_category() noexcept {
     static const sqlite_category_impl instance;
+    return instance;
+}
+const boost::system::error_category& postgres_category() noexcept {
+    static const postgres_category_impl instance;
     return instance;
 }
 const boost::system::error_category& library_category() noexcept {
@@ -138,6 +231,15 @@ error_code make_sqlite_error(int code) noexcept {
         return {};
     return {code, sqlite_category()};
 }
+error_code make_postgres_error(std::string_view sqlstate) noexcept {
+    if (sqlstate == "00000")
+        return {};
+    const int v = encode_sqlstate(sqlstate);
+    return {v != 0 ? v : encode_sqlstate("XX000"), postgres_category()}; // XX000: internal_error
+}
+std::string postgres_sqlstate(const error_code& ec) {
+    return ec.category() == postgres_category() ? decode_sqlstate(ec.value()) : std::string();
+}
 error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), library_category()}; }
 error_condition make_error_condition(condition c) noexcept {
     return {static_cast<int>(c), condition_category()};
@@ -148,6 +250,8 @@ int primary_sqlite_code(const error_code& ec) noexcept {
 }
 
 bool is_lock_error(const error_code& ec) noexcept {
+    if (ec.category() == postgres_category())
+        return postgres_code_matches(decode_sqlstate(ec.value()), condition::lock_error);
     return ec.category() == sqlite_category() &&
            sqlite_code_matches(ec.value(), condition::lock_error);
 }

@@ -1,7 +1,10 @@
+#include "postgres/pg_cursor.hpp"
 #include "statement_cache.hpp"
 
 #include <sqlite_hybrid/statement.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -12,18 +15,16 @@ namespace detail {
 // connection's diagnostics (a connection runs on one thread at a time).
 thread_local std::string last_column_error;
 
-error_code column_error(sqlite3_stmt* stmt, int col, errc e, value_type wanted) {
-    const char* name = sqlite3_column_name(stmt, col);
+error_code column_error(const row_source& row, int col, errc e, value_type wanted) {
     static constexpr std::string_view types[] = {"", "integer", "real", "text", "blob", "null"};
-    const int actual = sqlite3_column_type(stmt, col);
-    last_column_error = "column " + std::to_string(col) + " ('" + (name ? name : "?") +
-                        "') holds " + std::string(types[actual]) + ", read as " +
+    last_column_error = "column " + std::to_string(col) + " ('" + std::string(row.column_name(col)) +
+                        "') holds " + std::string(types[row.type(col)]) + ", read as " +
                         std::string(to_string(wanted));
     return make_error_code(e);
 }
 
-error_code check_column_count(sqlite3_stmt* stmt, int wanted) {
-    const int have = sqlite3_column_count(stmt);
+error_code check_column_count(const row_source& row, int wanted) {
+    const int have = row.column_count();
     if (have >= wanted)
         return {};
     last_column_error = "the statement returns " + std::to_string(have) + " columns, the row type needs " +
@@ -31,10 +32,10 @@ error_code check_column_count(sqlite3_stmt* stmt, int wanted) {
     return make_error_code(errc::column_out_of_range);
 }
 
-result<value> column_reader<value>::read(sqlite3_stmt* s, int col) {
-    switch (sqlite3_column_type(s, col)) {
-    case SQLITE_INTEGER: return value(sqlite3_column_int64(s, col));
-    case SQLITE_FLOAT: return value(sqlite3_column_double(s, col));
+result<value> column_reader<value>::read(const row_source& s, int col) {
+    switch (s.type(col)) {
+    case SQLITE_INTEGER: return value(s.int64(col));
+    case SQLITE_FLOAT: return value(s.real(col));
     case SQLITE_TEXT: return column_reader<std::string>::read(s, col).value();
     case SQLITE_BLOB: return value(column_reader<blob>::read(s, col).value());
     default: return value();
@@ -55,7 +56,7 @@ std::string_view to_string(value_type t) noexcept {
 
 statement::statement(statement&& other) noexcept
     : stmt_(std::exchange(other.stmt_, nullptr)), diag_(other.diag_),
-      home_(std::exchange(other.home_, nullptr)) {}
+      home_(std::exchange(other.home_, nullptr)), pg_(std::exchange(other.pg_, nullptr)) {}
 
 statement& statement::operator=(statement&& other) noexcept {
     if (this != &other) {
@@ -66,6 +67,7 @@ statement& statement::operator=(statement&& other) noexcept {
 }
 
 statement::~statement() {
+    delete pg_;
     if (home_)
         home_->give_back();
     else if (stmt_)
@@ -91,7 +93,23 @@ void statement::note_read_error() {
     }
 }
 
+result<void> statement::check_index(int index) {
+    if (index >= 1 && static_cast<std::size_t>(index) <= pg_->params.size())
+        return outcome::success();
+    if (diag_) {
+        diag_->message = "parameter index " + std::to_string(index) + " out of range (the "
+                         "statement has " + std::to_string(pg_->params.size()) + ")";
+        diag_->sql = sql();
+    }
+    return make_sqlite_error(SQLITE_RANGE);
+}
+
 result<void> statement::bind(int index, const value& v) {
+    if (pg_) {
+        BOOST_OUTCOME_TRY(check_index(index));
+        pg_->params[static_cast<std::size_t>(index - 1)] = v;
+        return outcome::success();
+    }
     int rc = SQLITE_OK;
     switch (v.type()) {
     case value_type::null: rc = sqlite3_bind_null(stmt_, index); break;
@@ -116,7 +134,15 @@ result<void> statement::bind(int index, const value& v) {
 
 result<void> statement::bind(std::string_view name, const value& v) {
     const std::string key(name);
-    const int index = sqlite3_bind_parameter_index(stmt_, key.c_str());
+    int index = 0;
+    if (pg_) { // PostgreSQL's parameters are $1, $2, ...
+        if (key.size() > 1 && key[0] == '$')
+            index = std::atoi(key.c_str() + 1);
+        if (index < 1 || static_cast<std::size_t>(index) > pg_->params.size())
+            index = 0;
+    } else {
+        index = sqlite3_bind_parameter_index(stmt_, key.c_str());
+    }
     if (index == 0) {
         if (diag_) {
             diag_->message = "the statement has no parameter named " + key;
@@ -128,7 +154,7 @@ result<void> statement::bind(std::string_view name, const value& v) {
 }
 
 result<void> statement::bind_all(std::span<const value> values) {
-    const int wanted = sqlite3_bind_parameter_count(stmt_);
+    const int wanted = parameter_count();
     if (static_cast<std::size_t>(wanted) != values.size()) {
         if (diag_) {
             diag_->message = "the statement has " + std::to_string(wanted) + " parameters, " +
@@ -138,15 +164,49 @@ result<void> statement::bind_all(std::span<const value> values) {
         }
         return make_error_code(errc::parameter_count);
     }
+    if (pg_) {
+        std::copy(values.begin(), values.end(), pg_->params.begin());
+        return outcome::success();
+    }
     for (std::size_t i = 0; i < values.size(); ++i) {
-        BOOST_OUTCOME_TRY(bind(static_cast<int>(i + 1), values[i]));
+        // $1, $2 ... are named parameters to SQLite, numbered in order of first use: bind by
+        // the number in the name, so that SQL written for PostgreSQL binds the same values.
+        int index = static_cast<int>(i + 1);
+        if (const char* name = sqlite3_bind_parameter_name(stmt_, index); name && name[0] == '$') {
+            const int n = std::atoi(name + 1);
+            if (n >= 1 && static_cast<std::size_t>(n) <= values.size()) {
+                BOOST_OUTCOME_TRY(bind(index, values[static_cast<std::size_t>(n - 1)]));
+                continue;
+            }
+        }
+        BOOST_OUTCOME_TRY(bind(index, values[i]));
     }
     return outcome::success();
 }
 
-void statement::clear_bindings() noexcept { sqlite3_clear_bindings(stmt_); }
+void statement::clear_bindings() noexcept {
+    if (pg_)
+        std::fill(pg_->params.begin(), pg_->params.end(), value());
+    else
+        sqlite3_clear_bindings(stmt_);
+}
+
+error_code statement::run_on_server() {
+    auto rows = pg_->session->run(*pg_->prepared, pg_->params);
+    if (!rows)
+        return rows.error();
+    pg_->rows = std::move(rows).value();
+    pg_->row = -1;
+    return {};
+}
 
 result<bool> statement::step() {
+    if (pg_) {
+        if (!pg_->rows)
+            if (auto ec = run_on_server())
+                return ec;
+        return ++pg_->row < PQntuples(pg_->rows.get());
+    }
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW)
         return true;
@@ -158,6 +218,14 @@ result<bool> statement::step() {
 }
 
 result<execute_result> statement::execute() {
+    if (pg_) {
+        if (auto ec = run_on_server())
+            return ec;
+        const char* changed = PQcmdTuples(pg_->rows.get());
+        execute_result r{changed && *changed ? std::atoll(changed) : 0, 0};
+        reset();
+        return r;
+    }
     for (;;) {
         BOOST_OUTCOME_TRY(bool has_row, step());
         if (!has_row)
@@ -169,15 +237,29 @@ result<execute_result> statement::execute() {
     return r;
 }
 
-void statement::reset() noexcept { sqlite3_reset(stmt_); }
-int statement::parameter_count() const noexcept { return sqlite3_bind_parameter_count(stmt_); }
-int statement::column_count() const noexcept { return sqlite3_column_count(stmt_); }
-std::string_view statement::column_name(int col) const noexcept {
-    const char* n = sqlite3_column_name(stmt_, col);
-    return n ? n : "";
+void statement::reset() noexcept {
+    if (pg_) {
+        pg_->rows.reset();
+        pg_->row = -1;
+    } else {
+        sqlite3_reset(stmt_);
+    }
 }
-bool statement::read_only() const noexcept { return sqlite3_stmt_readonly(stmt_) != 0; }
+int statement::parameter_count() const noexcept {
+    return pg_ ? pg_->prepared->parameters : sqlite3_bind_parameter_count(stmt_);
+}
+int statement::column_count() const noexcept {
+    return pg_ ? row_source(pg_).column_count() : sqlite3_column_count(stmt_);
+}
+std::string_view statement::column_name(int col) const noexcept {
+    return pg_ ? row_source(pg_).column_name(col) : row_source(stmt_).column_name(col);
+}
+bool statement::read_only() const noexcept {
+    return pg_ ? pg_->prepared->read_only : sqlite3_stmt_readonly(stmt_) != 0;
+}
 std::string_view statement::sql() const noexcept {
+    if (pg_)
+        return pg_->prepared->sql;
     const char* s = sqlite3_sql(stmt_);
     return s ? s : "";
 }

@@ -1,7 +1,9 @@
-// A synchronous SQLite connection (one thread at a time: it is opened SQLITE_OPEN_NOMUTEX).
-// The database runs each connection on its own strand; job functions receive it by reference.
+// A synchronous connection to SQLite (one thread at a time: it is opened SQLITE_OPEN_NOMUTEX)
+// or to PostgreSQL (libpq), with one API for both. The database runs each connection on its
+// own strand; job functions receive it by reference.
 #pragma once
 
+#include <sqlite_hybrid/database_url.hpp>
 #include <sqlite_hybrid/diagnostics.hpp>
 #include <sqlite_hybrid/options.hpp>
 #include <sqlite_hybrid/result.hpp>
@@ -28,7 +30,9 @@ struct connection_state;
 
 class connection {
 public:
-    // Opens `path` and applies `options` in their documented order; see settings().
+    // Opens `path` (a file name or a URL, see database_url.hpp) and applies `options` in
+    // their documented order; see settings(). A PostgreSQL connection opened read_only runs
+    // every transaction READ ONLY; read_write_create and read_write are the same there.
     static result<connection> open(const std::string& path, open_mode mode,
                                    const connection_options& options, diagnostics* diag = nullptr);
 
@@ -66,23 +70,31 @@ public:
         return std::optional<Row>(std::move(r));
     }
 
-    // Runs a script of several statements with no parameters (sqlite3_exec).
+    // Runs a script of several statements with no parameters (sqlite3_exec; on PostgreSQL
+    // the simple query protocol).
     result<void> execute_script(std::string_view sql);
 
+    backend engine() const noexcept;
     bool in_transaction() const noexcept;   // !sqlite3_get_autocommit
+    // PostgreSQL: a statement failed and the transaction only accepts ROLLBACK now.
+    bool transaction_failed() const noexcept;
+    // PostgreSQL: connects again when the server dropped the connection (no more often than
+    // the reconnect backoff allows). SQLite: nothing to do.
+    result<void> check_connection();
     bool read_only() const noexcept;
     const applied_settings& settings() const noexcept;
     const diagnostics& last_diagnostics() const noexcept;
     diagnostics& last_diagnostics() noexcept;
     const std::string& path() const noexcept;
-    std::int64_t last_insert_rowid() const noexcept;
-    sqlite3* native_handle() const noexcept;
+    std::int64_t last_insert_rowid() const noexcept; // PostgreSQL: 0 (use RETURNING)
+    sqlite3* native_handle() const noexcept;         // PostgreSQL: null
 
     // Safe from any thread: makes the running statement fail with SQLITE_INTERRUPT.
     void interrupt() noexcept;
 
     // Waiting for other connections' locks (the fair busy handler): each wait ends after
-    // busy_timeout, or earlier at `limit` or `deadline` when set.
+    // busy_timeout, or earlier at `limit` or `deadline` when set. PostgreSQL waits for locks
+    // on the server (see its lock_timeout setting): nothing to limit or count here.
     struct lock_waits {
         std::uint64_t count = 0; // polls that found the lock still held
         std::chrono::steady_clock::duration time{0};
@@ -98,6 +110,9 @@ public:
 private:
     explicit connection(std::unique_ptr<detail::connection_state> state) noexcept;
     static result<void> apply_pragmas(connection& c, const connection_options& o, bool read_only);
+    static result<connection> open_postgres(const std::string& conninfo, open_mode mode,
+                                            const connection_options& options,
+                                            diagnostics* diag);
 
     template <class... Args>
     static result<void> bind_arguments(statement& stmt, const Args&... args) {

@@ -1,9 +1,12 @@
-// Error codes: one category for SQLite result codes (extended codes kept), one for the
-// library's own conditions, and portable conditions to test against.
+// Error codes: one category for SQLite result codes (extended codes kept), one for PostgreSQL
+// SQLSTATEs, one for the library's own failures, and portable conditions that group them.
 #pragma once
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
+
+#include <string>
+#include <string_view>
 
 namespace sqlite_hybrid {
 
@@ -29,13 +32,14 @@ enum class errc {
     path_refused,        // a file that may not be used for this (the main database as a log file)
 };
 
-// Conditions that group codes of both categories, for `ec == condition::busy` tests.
+// Conditions that group codes of every category, for `ec == condition::busy` tests. On
+// PostgreSQL the SQLSTATE classes map as noted.
 enum class condition {
-    lock_error = 1,  // SQLITE_BUSY* or SQLITE_LOCKED* or database_busy
-    busy,            // SQLITE_BUSY* or database_busy
+    lock_error = 1,  // SQLITE_BUSY*, SQLITE_LOCKED*, database_busy; 40001, 40P01, 55P03
+    busy,            // SQLITE_BUSY* or database_busy; 55P03 lock_not_available
     locked,          // SQLITE_LOCKED*
-    constraint,      // any SQLITE_CONSTRAINT*
-    unique_violation,
+    constraint,      // any SQLITE_CONSTRAINT*; class 23
+    unique_violation, // a duplicate unique or primary key (PostgreSQL reports both as 23505)
     primary_key_violation,
     foreign_key_violation,
     not_null_violation,
@@ -48,21 +52,28 @@ enum class condition {
     interrupted,     // SQLITE_INTERRUPT
     syntax_error,    // SQLITE_ERROR from prepare (the generic SQL error)
     misuse,          // SQLITE_MISUSE, SQLITE_RANGE, parameter/column errors
+    connection_lost, // PostgreSQL: class 08, or the server ended the session (57P01-57P03)
 };
 
 const boost::system::error_category& sqlite_category() noexcept;
+const boost::system::error_category& postgres_category() noexcept;
 const boost::system::error_category& library_category() noexcept;
 const boost::system::error_category& condition_category() noexcept;
 
 // `code` is an SQLite result code, primary or extended; SQLITE_OK gives an empty error_code.
 error_code make_sqlite_error(int code) noexcept;
+// `sqlstate` is PostgreSQL's five-character SQLSTATE ("23505"); "00000" gives an empty code.
+error_code make_postgres_error(std::string_view sqlstate) noexcept;
+// The SQLSTATE of an error from the PostgreSQL category, else empty.
+std::string postgres_sqlstate(const error_code& ec);
 error_code make_error_code(errc e) noexcept;
 error_condition make_error_condition(condition c) noexcept;
 
 // The primary SQLite result code (low byte) of an error from the SQLite category, else 0.
 int primary_sqlite_code(const error_code& ec) noexcept;
 
-// True for SQLITE_BUSY, SQLITE_LOCKED and all their extended codes.
+// True for SQLITE_BUSY, SQLITE_LOCKED and all their extended codes, and for PostgreSQL's
+// serialization_failure (40001), deadlock_detected (40P01) and lock_not_available (55P03).
 bool is_lock_error(const error_code& ec) noexcept;
 
 } // namespace sqlite_hybrid

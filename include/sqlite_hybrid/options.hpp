@@ -42,6 +42,18 @@ constexpr std::string_view to_string(synchronous_mode m) noexcept {
     return "normal";
 }
 
+// PostgreSQL connections (the SQLite settings below do not apply to them).
+struct postgres_options {
+    // Added to the connection string unless it sets connect_timeout itself (whole seconds).
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+    // After the server dropped a connection: the first reconnect waits at least `min`, each
+    // failed one doubles the wait, up to `max`. Jobs meanwhile fail with connection_lost.
+    std::chrono::milliseconds reconnect_backoff_min{100};
+    std::chrono::milliseconds reconnect_backoff_max{std::chrono::seconds(5)};
+    // Run on every (re)connect, e.g. "SET statement_timeout = '30s'".
+    std::string session_sql;
+};
+
 // Applied at open in this order: busy_timeout, journal_mode (writer only), synchronous,
 // cache_size, temp_store, mmap_size, foreign_keys, journal_size_limit, secure_delete.
 struct connection_options {
@@ -60,6 +72,7 @@ struct connection_options {
     std::optional<bool> secure_delete; // unset: keep the build's default (on in Debian)
     std::size_t statement_cache_size = 64;
     bool require_wal = false; // fail the open when WAL cannot be set, instead of a warning
+    postgres_options postgres;
 };
 
 // What a connection really runs with, read back from SQLite after the pragmas were applied.

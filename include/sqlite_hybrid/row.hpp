@@ -11,8 +11,11 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -23,26 +26,73 @@ namespace sqlite_hybrid {
 template <class T> struct row_traits; // specialise with `members` for user structs
 
 namespace detail {
+struct pg_cursor;
+}
+
+// The row being read: the current row of an SQLite statement or of a PostgreSQL result.
+// Column types are SQLite's fundamental ones (SQLITE_INTEGER, ...); PostgreSQL's map onto
+// them (integers and booleans, floating point and numeric, bytea, everything else as text).
+class row_source {
+public:
+    explicit row_source(sqlite3_stmt* stmt) noexcept : stmt_(stmt) {}
+    explicit row_source(const detail::pg_cursor* cursor) noexcept : pg_(cursor) {}
+
+    int type(int col) const noexcept {
+        return pg_ ? pg_type(col) : sqlite3_column_type(stmt_, col);
+    }
+    std::int64_t int64(int col) const noexcept {
+        return pg_ ? pg_int64(col) : sqlite3_column_int64(stmt_, col);
+    }
+    double real(int col) const noexcept {
+        return pg_ ? pg_real(col) : sqlite3_column_double(stmt_, col);
+    }
+    std::string_view text(int col) const noexcept {
+        if (pg_)
+            return pg_text(col);
+        const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+        return {t ? t : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+    }
+    std::span<const std::byte> bytes(int col) const noexcept {
+        if (pg_)
+            return pg_bytes(col);
+        const auto* b = static_cast<const std::byte*>(sqlite3_column_blob(stmt_, col));
+        return {b, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+    }
+    int column_count() const noexcept;
+    std::string_view column_name(int col) const noexcept;
+
+private:
+    int pg_type(int col) const noexcept;
+    std::int64_t pg_int64(int col) const noexcept;
+    double pg_real(int col) const noexcept;
+    std::string_view pg_text(int col) const noexcept;
+    std::span<const std::byte> pg_bytes(int col) const noexcept;
+
+    sqlite3_stmt* stmt_ = nullptr;
+    const detail::pg_cursor* pg_ = nullptr;
+};
+
+namespace detail {
 
 // Records the failing column for the diagnostics, then returns the code.
-error_code column_error(sqlite3_stmt* stmt, int col, errc e, value_type wanted);
+error_code column_error(const row_source& row, int col, errc e, value_type wanted);
 
 template <class T> struct column_reader;
 
 template <class I>
     requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
 struct column_reader<I> {
-    static result<I> read(sqlite3_stmt* s, int col) {
-        int type = sqlite3_column_type(s, col);
+    static result<I> read(const row_source& s, int col) {
+        int type = s.type(col);
         if (type == SQLITE_INTEGER)
-            return static_cast<I>(sqlite3_column_int64(s, col));
+            return static_cast<I>(s.int64(col));
         return column_error(s, col, type == SQLITE_NULL ? errc::null_value : errc::type_mismatch,
                             value_type::integer);
     }
 };
 
 template <> struct column_reader<bool> {
-    static result<bool> read(sqlite3_stmt* s, int col) {
+    static result<bool> read(const row_source& s, int col) {
         BOOST_OUTCOME_TRY(auto i, column_reader<std::int64_t>::read(s, col));
         return i != 0;
     }
@@ -51,42 +101,41 @@ template <> struct column_reader<bool> {
 template <class F>
     requires std::is_floating_point_v<F>
 struct column_reader<F> {
-    static result<F> read(sqlite3_stmt* s, int col) {
-        int type = sqlite3_column_type(s, col);
+    static result<F> read(const row_source& s, int col) {
+        int type = s.type(col);
         if (type == SQLITE_FLOAT || type == SQLITE_INTEGER) // integers widen without loss of kind
-            return static_cast<F>(sqlite3_column_double(s, col));
+            return static_cast<F>(s.real(col));
         return column_error(s, col, type == SQLITE_NULL ? errc::null_value : errc::type_mismatch,
                             value_type::real);
     }
 };
 
 template <> struct column_reader<std::string> {
-    static result<std::string> read(sqlite3_stmt* s, int col) {
-        int type = sqlite3_column_type(s, col);
+    static result<std::string> read(const row_source& s, int col) {
+        int type = s.type(col);
         if (type != SQLITE_TEXT)
             return column_error(s, col,
                                 type == SQLITE_NULL ? errc::null_value : errc::type_mismatch,
                                 value_type::text);
-        auto* text = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
-        return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(s, col)));
+        return std::string(s.text(col));
     }
 };
 
 template <> struct column_reader<blob> {
-    static result<blob> read(sqlite3_stmt* s, int col) {
-        int type = sqlite3_column_type(s, col);
+    static result<blob> read(const row_source& s, int col) {
+        int type = s.type(col);
         if (type != SQLITE_BLOB && type != SQLITE_TEXT)
             return column_error(s, col,
                                 type == SQLITE_NULL ? errc::null_value : errc::type_mismatch,
                                 value_type::blob);
-        auto* data = static_cast<const std::byte*>(sqlite3_column_blob(s, col));
-        return blob(data, data + sqlite3_column_bytes(s, col));
+        const auto bytes = s.bytes(col);
+        return blob(bytes.begin(), bytes.end());
     }
 };
 
 template <class T> struct column_reader<std::optional<T>> {
-    static result<std::optional<T>> read(sqlite3_stmt* s, int col) {
-        if (sqlite3_column_type(s, col) == SQLITE_NULL)
+    static result<std::optional<T>> read(const row_source& s, int col) {
+        if (s.type(col) == SQLITE_NULL)
             return std::optional<T>();
         BOOST_OUTCOME_TRY(auto v, column_reader<T>::read(s, col));
         return std::optional<T>(std::move(v));
@@ -94,11 +143,11 @@ template <class T> struct column_reader<std::optional<T>> {
 };
 
 template <> struct column_reader<value> {
-    static result<value> read(sqlite3_stmt* s, int col);
+    static result<value> read(const row_source& s, int col);
 };
 
 template <class T>
-concept readable_column = requires(sqlite3_stmt* s) { column_reader<T>::read(s, 0); };
+concept readable_column = requires(const row_source& s) { column_reader<T>::read(s, 0); };
 
 template <class T> struct is_tuple : std::false_type {};
 template <class... Ts> struct is_tuple<std::tuple<Ts...>> : std::true_type {};
@@ -111,10 +160,10 @@ template <class C, class M> struct member_type<M C::*> {
     using type = M;
 };
 
-error_code check_column_count(sqlite3_stmt* stmt, int wanted);
+error_code check_column_count(const row_source& row, int wanted);
 
 template <class Tuple, std::size_t... I>
-result<Tuple> read_tuple(sqlite3_stmt* s, std::index_sequence<I...>) {
+result<Tuple> read_tuple(const row_source& s, std::index_sequence<I...>) {
     Tuple out;
     error_code ec;
     auto one = [&](auto& slot, int col) {
@@ -133,7 +182,7 @@ result<Tuple> read_tuple(sqlite3_stmt* s, std::index_sequence<I...>) {
 }
 
 template <class T, class Members, std::size_t... I>
-result<T> read_described(sqlite3_stmt* s, const Members& members, std::index_sequence<I...>) {
+result<T> read_described(const row_source& s, const Members& members, std::index_sequence<I...>) {
     T out{};
     error_code ec;
     auto one = [&](auto member, int col) {
@@ -154,8 +203,8 @@ result<T> read_described(sqlite3_stmt* s, const Members& members, std::index_seq
 
 } // namespace detail
 
-// Reads the current row of `stmt` into Row: a tuple, a readable scalar, or a described struct.
-template <class Row> result<Row> read_row(sqlite3_stmt* stmt) {
+// Reads the current row into Row: a tuple, a readable scalar, or a described struct.
+template <class Row> result<Row> read_row(const row_source& stmt) {
     if constexpr (detail::is_tuple<Row>::value) {
         constexpr auto n = std::tuple_size_v<Row>;
         if (auto ec = detail::check_column_count(stmt, static_cast<int>(n)))
@@ -175,5 +224,6 @@ template <class Row> result<Row> read_row(sqlite3_stmt* stmt) {
         return detail::column_reader<Row>::read(stmt, 0);
     }
 }
+template <class Row> result<Row> read_row(sqlite3_stmt* stmt) { return read_row<Row>(row_source(stmt)); }
 
 } // namespace sqlite_hybrid

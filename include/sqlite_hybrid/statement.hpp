@@ -19,11 +19,13 @@ namespace sqlite_hybrid {
 
 namespace detail {
 struct cache_entry;
+struct pg_cursor;
 }
 
 struct execute_result {
     std::int64_t changes = 0;           // rows changed by the statement (sqlite3_changes64)
-    std::int64_t last_insert_rowid = 0; // rowid of the last INSERT on this connection
+    std::int64_t last_insert_rowid = 0; // rowid of the last INSERT (SQLite; PostgreSQL: 0,
+                                        // use RETURNING)
 };
 
 // Move-only. A statement taken from a connection's cache returns there when destroyed.
@@ -34,6 +36,8 @@ public:
     // `home` is the cache entry the statement returns to; null: finalised when destroyed.
     statement(sqlite3_stmt* stmt, diagnostics* diag, detail::cache_entry* home) noexcept
         : stmt_(stmt), diag_(diag), home_(home) {}
+    // A statement on PostgreSQL; it takes ownership of `cursor`.
+    statement(detail::pg_cursor* cursor, diagnostics* diag) noexcept : diag_(diag), pg_(cursor) {}
     statement(statement&& other) noexcept;
     statement& operator=(statement&& other) noexcept;
     ~statement();
@@ -55,7 +59,7 @@ public:
     void reset() noexcept;
 
     template <class Row> result<Row> row() {
-        auto r = read_row<Row>(stmt_);
+        auto r = pg_ ? read_row<Row>(row_source(pg_)) : read_row<Row>(row_source(stmt_));
         if (!r)
             note_read_error();
         return r;
@@ -77,16 +81,19 @@ public:
     std::string_view column_name(int col) const noexcept;
     bool read_only() const noexcept;
     std::string_view sql() const noexcept;
-    sqlite3_stmt* native_handle() const noexcept { return stmt_; }
-    explicit operator bool() const noexcept { return stmt_ != nullptr; }
+    sqlite3_stmt* native_handle() const noexcept { return stmt_; } // null on PostgreSQL
+    explicit operator bool() const noexcept { return stmt_ != nullptr || pg_ != nullptr; }
 
 private:
     error_code fail(int rc);
     void note_read_error();
+    result<void> check_index(int index);
+    error_code run_on_server();
 
     sqlite3_stmt* stmt_ = nullptr;
     diagnostics* diag_ = nullptr;
     detail::cache_entry* home_ = nullptr;
+    detail::pg_cursor* pg_ = nullptr; // owned
 };
 
 } // namespace sqlite_hybrid

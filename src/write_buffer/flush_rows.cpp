@@ -63,7 +63,7 @@ std::string delete_sql(const std::string& table, const shape& key) {
 // Binds each packed part in turn to the statement's parameters, runs it.
 template <class... Packed> error_code run(statement& stmt, Packed... parts) {
     int index = 1;
-    ((index = index < 0 ? index : bind_packed(stmt.native_handle(), index, parts)), ...);
+    ((index = index < 0 ? index : bind_packed(stmt, index, parts)), ...);
     if (index < 0)
         return make_sqlite_error(SQLITE_RANGE);
     auto r = stmt.execute();
@@ -128,7 +128,7 @@ error_code write_run(connection& conn, statement_texts& sql, const flushing_tabl
         for (; end - begin >= rows_per_insert; begin += rows_per_insert) {
             int index = 1;
             for (std::size_t i = begin; i < begin + rows_per_insert && index > 0; ++i)
-                index = bind_packed(many.value().native_handle(), index, t.values(t.at(i)));
+                index = bind_packed(many.value(), index, t.values(t.at(i)));
             if (index < 0)
                 return make_sqlite_error(SQLITE_RANGE);
             if (auto r = many.value().execute(); !r)

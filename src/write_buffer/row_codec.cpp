@@ -132,7 +132,43 @@ std::uint64_t order_key(std::string_view in) {
     return 0;
 }
 
-int bind_packed(sqlite3_stmt* stmt, int index, std::string_view in) {
+namespace {
+
+// PostgreSQL statements keep their own copies of the values bound.
+int bind_packed_values(statement& stmt, int index, std::string_view in) {
+    while (!in.empty()) {
+        const auto type = static_cast<value_type>(in.front());
+        in.remove_prefix(1);
+        value v;
+        switch (type) {
+        case value_type::null: break;
+        case value_type::integer: v = take<std::int64_t>(in); break;
+        case value_type::real: v = take<double>(in); break;
+        case value_type::text:
+        case value_type::blob: {
+            const auto n = take<std::uint32_t>(in);
+            if (type == value_type::text)
+                v = std::string(in.substr(0, n));
+            else
+                v = blob(reinterpret_cast<const std::byte*>(in.data()),
+                         reinterpret_cast<const std::byte*>(in.data()) + n);
+            in.remove_prefix(n);
+            break;
+        }
+        }
+        if (!stmt.bind(index, v))
+            return -1;
+        ++index;
+    }
+    return index;
+}
+
+} // namespace
+
+int bind_packed(statement& statement, int index, std::string_view in) {
+    sqlite3_stmt* stmt = statement.native_handle();
+    if (stmt == nullptr)
+        return bind_packed_values(statement, index, in);
     while (!in.empty()) {
         const auto type = static_cast<value_type>(in.front());
         in.remove_prefix(1);

@@ -3,6 +3,7 @@
 // value, which is what keeps a pending row small.
 #pragma once
 
+#include <sqlite_hybrid/statement.hpp>
 #include <sqlite_hybrid/value.hpp>
 
 #include <sqlite3.h>
@@ -37,7 +38,7 @@ std::uint64_t order_key(std::string_view packed);
 
 // Binds the packed values to parameters first, first + 1, ...; text and blobs point into
 // `packed`, which must outlive the statement's step. Returns the next free index, or -1 when
-// SQLite refused a binding.
-int bind_packed(sqlite3_stmt* stmt, int first, std::string_view packed);
+// the statement refused a binding.
+int bind_packed(statement& stmt, int first, std::string_view packed);
 
 } // namespace sqlite_hybrid::detail::wb

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <sstream>
 
 namespace sqlite_hybrid::detail::wb {
 
@@ -36,7 +38,58 @@ const table_info* schema::find(std::string_view table) const {
     return it == tables.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+// The tables the connection's search_path shows, from pg_catalog: columns by attnum, and the
+// column sets of unique indexes (the primary key's too) that ON CONFLICT can name.
+result<schema> load_postgres_schema(connection& conn) {
+    schema out;
+    out.version = 0;
+    BOOST_OUTCOME_TRY(auto tables,
+                      conn.query<std::tuple<std::int64_t, std::string>>(
+                          "SELECT c.oid::bigint, c.relname FROM pg_class c"
+                          " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                          " WHERE c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)"
+                          " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"));
+    for (const auto& [oid, name] : tables) {
+        table_info t;
+        t.name = name;
+        BOOST_OUTCOME_TRY(auto cols, conn.query<std::tuple<int, std::string>>(
+                                         "SELECT attnum::int, attname::text FROM pg_attribute"
+                                         " WHERE attrelid = $1::bigint::oid AND attnum > 0"
+                                         " AND NOT attisdropped",
+                                         oid));
+        std::map<int, std::string> by_number;
+        for (const auto& [number, column] : cols) {
+            const auto folded = fold_case(column);
+            t.columns.emplace(folded, column);
+            t.column_order.emplace(folded, number);
+            by_number.emplace(number, folded);
+        }
+        BOOST_OUTCOME_TRY(auto indexes, conn.query<std::string>(
+                                            "SELECT indkey::text FROM pg_index"
+                                            " WHERE indrelid = $1::bigint::oid AND indisunique"
+                                            " AND indpred IS NULL AND indexprs IS NULL",
+                                            oid));
+        for (const auto& numbers : indexes) { // "1 3": column numbers
+            std::vector<std::string> key;
+            std::istringstream in(numbers);
+            for (int n = 0; in >> n;)
+                if (auto it = by_number.find(n); it != by_number.end())
+                    key.push_back(it->second);
+            std::sort(key.begin(), key.end());
+            t.unique_keys.push_back(std::move(key));
+        }
+        out.tables.emplace(fold_case(name), std::move(t));
+    }
+    return out;
+}
+
+} // namespace
+
 result<schema> load_schema(connection& conn) {
+    if (conn.engine() == backend::postgresql)
+        return load_postgres_schema(conn);
     schema out;
     BOOST_OUTCOME_TRY(auto version, conn.query_one<std::int64_t>("PRAGMA schema_version"));
     out.version = version.value_or(0);

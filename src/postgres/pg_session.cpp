@@ -1,0 +1,243 @@
+#include "pg_session.hpp"
+
+#include <sqlite_hybrid/error.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+#include <vector>
+
+namespace sqlite_hybrid::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// libpq ends its messages with a newline.
+std::string trimmed(const char* text) {
+    std::string s = text ? text : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    return s;
+}
+
+// Text form of a parameter; blobs go in binary (bytea) form.
+struct param_buffers {
+    std::vector<std::string> text;
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+
+    explicit param_buffers(std::span<const value> params) {
+        text.resize(params.size());
+        values.resize(params.size());
+        lengths.resize(params.size());
+        formats.resize(params.size());
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const value& v = params[i];
+            switch (v.type()) {
+            case value_type::null: values[i] = nullptr; continue;
+            case value_type::integer: text[i] = std::to_string(v.as_int64()); break;
+            case value_type::real: {
+                char buf[32];
+                auto end = std::to_chars(buf, buf + sizeof buf, v.as_double()).ptr;
+                text[i].assign(buf, end);
+                break;
+            }
+            case value_type::text: text[i] = v.as_text(); break;
+            case value_type::blob: {
+                const auto& b = v.as_blob();
+                text[i].assign(reinterpret_cast<const char*>(b.data()), b.size());
+                formats[i] = 1;
+                break;
+            }
+            }
+            values[i] = text[i].c_str();
+            lengths[i] = static_cast<int>(text[i].size());
+        }
+    }
+};
+
+} // namespace
+
+result<std::unique_ptr<pg_session>> pg_session::connect(pg_session_options options,
+                                                        diagnostics& diag) {
+    std::unique_ptr<pg_session> s(new pg_session(std::move(options)));
+    if (auto ec = s->open(diag))
+        return ec;
+    return s;
+}
+
+pg_session::~pg_session() {
+    if (cancel_)
+        PQfreeCancel(cancel_);
+    if (conn_)
+        PQfinish(conn_);
+}
+
+error_code pg_session::open(diagnostics& diag) {
+    {
+        std::lock_guard lock(cancel_mutex_);
+        if (cancel_)
+            PQfreeCancel(std::exchange(cancel_, nullptr));
+    }
+    if (conn_)
+        PQfinish(std::exchange(conn_, nullptr));
+    // Ours first: settings in the connection string override them.
+    const std::string timeout = std::to_string(
+        std::max<long long>(1, std::chrono::ceil<std::chrono::seconds>(options_.connect_timeout).count()));
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {timeout.c_str(), "sqlite_hybrid", options_.conninfo.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keys, values, 1);
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+        diag.message = "cannot connect to PostgreSQL: " +
+                       (conn_ ? trimmed(PQerrorMessage(conn_)) : std::string("out of memory"));
+        diag.sql.clear();
+        diag.error_offset = -1;
+        // Authentication and unknown databases have SQLSTATEs of their own on the server, but
+        // libpq reports a failed connect without one: all of them are "cannot open".
+        return make_postgres_error("08001");
+    }
+    PQsetErrorVerbosity(conn_, PQERRORS_DEFAULT);
+    std::string setup = "SET client_min_messages = warning;";
+    if (options_.read_only)
+        setup += "SET default_transaction_read_only = on;";
+    setup += options_.session_sql;
+    if (auto r = execute_script(setup); !r) {
+        diag = *diag_;
+        return r.error();
+    }
+    std::lock_guard lock(cancel_mutex_);
+    cancel_ = PQgetCancel(conn_);
+    ++generation_; // statements prepared before this connection are unknown to it
+    return {};
+}
+
+error_code pg_session::ensure_connected() {
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK)
+        return {};
+    const auto now = clock::now();
+    if (now < next_reconnect_) {
+        diag_->message = "the connection to PostgreSQL was lost; next attempt to reconnect in " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            next_reconnect_ - now)
+                                            .count()) +
+                         " ms";
+        return last_connect_error_ ? last_connect_error_ : make_postgres_error("08006");
+    }
+    diagnostics why;
+    if (auto ec = open(why)) {
+        backoff_ = std::clamp(backoff_ * 2, options_.reconnect_backoff_min,
+                              options_.reconnect_backoff_max);
+        next_reconnect_ = clock::now() + backoff_;
+        last_connect_error_ = ec;
+        *diag_ = why;
+        return ec;
+    }
+    backoff_ = {};
+    next_reconnect_ = {};
+    last_connect_error_ = {};
+    return {};
+}
+
+error_code pg_session::lost(std::string_view sql) {
+    diag_->message = "the connection to PostgreSQL was lost: " + trimmed(PQerrorMessage(conn_));
+    diag_->error_offset = -1;
+    diag_->sql = std::string(sql);
+    return make_postgres_error("08006");
+}
+
+error_code pg_session::fail(const PGresult* r, std::string_view sql) {
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    if (state == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+        // No SQLSTATE: libpq's own failure, which here means the connection is gone. A server
+        // that ended the session (pg_terminate_backend) says so first: keep its code.
+        if (state == nullptr || std::string_view(state).substr(0, 2) != "57")
+            return lost(sql);
+    }
+    diag_->message = trimmed(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+    if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL))
+        diag_->message += " (" + trimmed(detail) + ")";
+    diag_->sql = std::string(sql);
+    diag_->error_offset = -1;
+    if (const char* pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION))
+        diag_->error_offset = std::max(0, std::atoi(pos) - 1); // 1-based characters
+    return make_postgres_error(state);
+}
+
+result<void> pg_session::execute_script(std::string_view sql) {
+    const std::string text(sql);
+    pg_result r(PQexec(conn_, text.c_str()));
+    const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)
+        return fail(r.get(), sql);
+    return outcome::success();
+}
+
+error_code pg_session::prepare_on_server(pg_prepared& p) {
+    pg_result made(PQprepare(conn_, p.name.c_str(), p.sql.c_str(), 0, nullptr));
+    if (!made || PQresultStatus(made.get()) != PGRES_COMMAND_OK)
+        return fail(made.get(), p.sql);
+    pg_result described(PQdescribePrepared(conn_, p.name.c_str()));
+    if (!described || PQresultStatus(described.get()) != PGRES_COMMAND_OK)
+        return fail(described.get(), p.sql);
+    p.parameters = PQnparams(described.get());
+    p.columns = PQnfields(described.get());
+    p.generation = generation_;
+    return {};
+}
+
+result<pg_prepared*> pg_session::prepare(std::string_view sql) {
+    if (auto it = prepared_.find(std::string(sql)); it != prepared_.end())
+        return &it->second;
+    if (prepared_.size() >= std::max<std::size_t>(options_.statement_cache_size, 1) &&
+        live_statements_ == 0) {
+        // Simpler than an LRU on the server's side, and only when nothing holds a statement.
+        if (auto r = execute_script("DEALLOCATE ALL"); !r)
+            return r.error();
+        prepared_.clear();
+    }
+    pg_prepared p;
+    p.name = "s" + std::to_string(next_name_++);
+    p.sql = postgres_placeholders(sql);
+    p.read_only = postgres_reads_only(p.sql);
+    if (auto ec = prepare_on_server(p))
+        return ec;
+    auto [it, _] = prepared_.emplace(std::string(sql), std::move(p));
+    return &it->second;
+}
+
+result<pg_result> pg_session::run(pg_prepared& p, std::span<const value> params) {
+    if (p.generation != generation_)
+        if (auto ec = prepare_on_server(p))
+            return ec;
+    param_buffers b(params);
+    pg_result r(PQexecPrepared(conn_, p.name.c_str(), static_cast<int>(params.size()),
+                               b.values.data(), b.lengths.data(), b.formats.data(), 0));
+    const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        return fail(r.get(), p.sql);
+    return r;
+}
+
+bool pg_session::in_transaction() const noexcept {
+    const auto s = PQtransactionStatus(conn_);
+    return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+}
+
+void pg_session::interrupt() noexcept {
+    std::lock_guard lock(cancel_mutex_);
+    if (cancel_) {
+        char message[256];
+        (void)PQcancel(cancel_, message, sizeof message);
+    }
+}
+
+void pg_session::clear_statement_cache() noexcept {
+    if (live_statements_ == 0 && !prepared_.empty()) {
+        (void)execute_script("DEALLOCATE ALL");
+        prepared_.clear();
+    }
+}
+
+} // namespace sqlite_hybrid::detail

@@ -1,0 +1,106 @@
+// One libpq connection: connecting (and reconnecting with backoff after the server dropped
+// it), prepared statements by SQL text, running them, and errors as SQLSTATE codes with the
+// server's message in the diagnostics. Used on one strand at a time, like a SQLite handle.
+#pragma once
+
+#include <sqlite_hybrid/diagnostics.hpp>
+#include <sqlite_hybrid/result.hpp>
+#include <sqlite_hybrid/value.hpp>
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace sqlite_hybrid::detail {
+
+struct pg_result_deleter {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using pg_result = std::unique_ptr<PGresult, pg_result_deleter>;
+
+struct pg_prepared {
+    std::string name; // the server-side name, "s<n>"
+    std::string sql;  // as sent to the server ($n placeholders)
+    int parameters = 0;
+    int columns = 0;
+    bool read_only = false;
+    std::uint64_t generation = 0; // the session it was prepared on; older: prepare again
+};
+
+struct pg_session_options {
+    std::string conninfo; // a libpq URI or key=value string
+    bool read_only = false;
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+    std::chrono::milliseconds reconnect_backoff_min{100};
+    std::chrono::milliseconds reconnect_backoff_max{std::chrono::seconds(5)};
+    std::string session_sql; // run after every (re)connect, e.g. SET statements
+    std::size_t statement_cache_size = 64;
+};
+
+class pg_session {
+public:
+    // Connects at once; a failure is returned with libpq's message in `diag`.
+    static result<std::unique_ptr<pg_session>> connect(pg_session_options options,
+                                                       diagnostics& diag);
+    pg_session(const pg_session&) = delete;
+    pg_session& operator=(const pg_session&) = delete;
+    ~pg_session();
+
+    // The prepared statement for `sql` (`?` placeholders become $n), prepared on a miss.
+    result<pg_prepared*> prepare(std::string_view sql);
+    // Runs a prepared statement; rows come back as text, except bytea as the server sends it.
+    result<pg_result> run(pg_prepared& p, std::span<const value> params);
+    // Several statements without parameters (the simple query protocol).
+    result<void> execute_script(std::string_view sql);
+
+    bool in_transaction() const noexcept;
+    void interrupt() noexcept; // from any thread: asks the server to cancel the running query
+    // Before each job: when the server dropped the connection, connects again (no more often
+    // than the backoff allows); the error when it is still down.
+    error_code ensure_connected();
+
+    void statement_opened() noexcept { ++live_statements_; }
+    void statement_closed() noexcept { --live_statements_; }
+    void clear_statement_cache() noexcept;
+    diagnostics& diag() noexcept { return *diag_; }
+    void set_diagnostics(diagnostics* d) noexcept { diag_ = d; }
+    const pg_session_options& options() const noexcept { return options_; }
+    PGconn* native_handle() const noexcept { return conn_; }
+
+private:
+    explicit pg_session(pg_session_options options) : options_(std::move(options)) {}
+    error_code open(diagnostics& diag);
+    error_code fail(const PGresult* r, std::string_view sql);
+    error_code lost(std::string_view sql);
+    error_code prepare_on_server(pg_prepared& p);
+
+    pg_session_options options_;
+    PGconn* conn_ = nullptr;
+    std::mutex cancel_mutex_; // interrupt() comes from other threads
+    PGcancel* cancel_ = nullptr;
+    diagnostics own_diag_;
+    diagnostics* diag_ = &own_diag_;
+    std::unordered_map<std::string, pg_prepared> prepared_;
+    std::uint64_t generation_ = 1;
+    std::uint64_t next_name_ = 1;
+    int live_statements_ = 0;
+    std::chrono::steady_clock::time_point next_reconnect_{};
+    std::chrono::milliseconds backoff_{0};
+    error_code last_connect_error_;
+};
+
+// SQL text for PostgreSQL: `?` placeholders (outside literals, identifiers and comments)
+// become $1, $2, ...; text that already uses $n is returned unchanged.
+std::string postgres_placeholders(std::string_view sql);
+// Whether a statement only reads, from its first keyword (SELECT, VALUES, SHOW, TABLE,
+// EXPLAIN without ANALYZE, WITH). A reader that finds otherwise sends it to the writer.
+bool postgres_reads_only(std::string_view sql) noexcept;
+
+} // namespace sqlite_hybrid::detail

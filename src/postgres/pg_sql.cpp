@@ -1,0 +1,134 @@
+#include "pg_session.hpp"
+
+#include <cctype>
+
+namespace sqlite_hybrid::detail {
+
+namespace {
+
+bool is_word_char(char c) noexcept {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+// The length of the literal, quoted identifier or comment starting at `i`, or 0.
+std::size_t skip_quoted(std::string_view s, std::size_t i) noexcept {
+    const char c = s[i];
+    auto until = [&](std::string_view end, std::size_t from) {
+        const auto at = s.find(end, from);
+        return (at == std::string_view::npos ? s.size() : at + end.size()) - i;
+    };
+    if (c == '-' && i + 1 < s.size() && s[i + 1] == '-')
+        return until("\n", i + 2);
+    if (c == '/' && i + 1 < s.size() && s[i + 1] == '*')
+        return until("*/", i + 2);
+    if (c == '\'' || c == '"') {
+        // E'...' strings escape with backslashes; every kind doubles its quote.
+        const bool backslashes = c == '\'' && i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') &&
+                                 (i < 2 || !is_word_char(s[i - 2]));
+        std::size_t j = i + 1;
+        while (j < s.size()) {
+            if (backslashes && s[j] == '\\') {
+                j += 2;
+                continue;
+            }
+            if (s[j] == c) {
+                if (j + 1 < s.size() && s[j + 1] == c) {
+                    j += 2;
+                    continue;
+                }
+                return j + 1 - i;
+            }
+            ++j;
+        }
+        return s.size() - i;
+    }
+    if (c == '$' && (i == 0 || !is_word_char(s[i - 1]))) {
+        // $tag$ ... $tag$ (dollar quoting); $1 is a parameter, not a tag.
+        if (i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))
+            return 0;
+        std::size_t j = i + 1;
+        while (j < s.size() && is_word_char(s[j]))
+            ++j;
+        if (j < s.size() && s[j] == '$') {
+            const std::string_view tag = s.substr(i, j + 1 - i);
+            return until(tag, j + 1);
+        }
+    }
+    return 0;
+}
+
+bool has_numbered_parameters(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (auto n = skip_quoted(s, i)) {
+            i += n - 1;
+            continue;
+        }
+        if (s[i] == '$' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
+            (i == 0 || !is_word_char(s[i - 1])))
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+std::string postgres_placeholders(std::string_view sql) {
+    if (sql.find('?') == std::string_view::npos || has_numbered_parameters(sql))
+        return std::string(sql);
+    std::string out;
+    out.reserve(sql.size() + 16);
+    int next = 1;
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        if (auto n = skip_quoted(sql, i)) {
+            out.append(sql.substr(i, n));
+            i += n - 1;
+            continue;
+        }
+        if (sql[i] != '?') {
+            out += sql[i];
+            continue;
+        }
+        // ?NNN keeps its number, as in SQLite; a bare ? takes the next one.
+        std::size_t j = i + 1;
+        while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j])))
+            ++j;
+        if (j > i + 1) {
+            out += '$';
+            out.append(sql.substr(i + 1, j - i - 1));
+            i = j - 1;
+        } else {
+            out += '$' + std::to_string(next++);
+        }
+    }
+    return out;
+}
+
+bool postgres_reads_only(std::string_view sql) noexcept {
+    std::size_t i = 0;
+    for (;;) { // past blanks, comments and opening parentheses
+        while (i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '('))
+            ++i;
+        if (i < sql.size() && (sql[i] == '-' || sql[i] == '/'))
+            if (auto n = skip_quoted(sql, i)) {
+                i += n;
+                continue;
+            }
+        break;
+    }
+    std::size_t end = i;
+    while (end < sql.size() && is_word_char(sql[end]))
+        ++end;
+    std::string word(sql.substr(i, end - i));
+    for (auto& c : word)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (word == "EXPLAIN") {
+        std::string rest(sql.substr(end, 64));
+        for (auto& c : rest)
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return rest.find("ANALYZE") == std::string::npos;
+    }
+    return word == "SELECT" || word == "VALUES" || word == "SHOW" || word == "TABLE" ||
+           word == "WITH";
+}
+
+} // namespace sqlite_hybrid::detail

@@ -1,0 +1,264 @@
+// The shared API on both engines: the same calls and the same portable SQL against an SQLite
+// file and a PostgreSQL server.
+#include "support/postgres.hpp"
+#include "support/run.hpp"
+#include "support/temp_dir.hpp"
+
+#include <sqlite_hybrid/as_result.hpp>
+#include <sqlite_hybrid/database.hpp>
+#include <sqlite_hybrid/retry.hpp>
+#include <sqlite_hybrid/write_buffer.hpp>
+
+#include <gtest/gtest.h>
+
+#include <optional>
+
+namespace sh = sqlite_hybrid;
+namespace asio = boost::asio;
+using asio::awaitable;
+using sh::test::run;
+using sh::test::temp_dir;
+
+namespace {
+
+const std::vector<std::string> schema{
+    "CREATE TABLE kv(k BIGINT PRIMARY KEY, v TEXT NOT NULL, x DOUBLE PRECISION, b BYTEA)",
+    "CREATE TABLE account(id BIGINT PRIMARY KEY, balance BIGINT NOT NULL CHECK (balance >= 0))"};
+
+using kv_row = std::tuple<std::int64_t, std::string, std::optional<double>, std::optional<sh::blob>>;
+
+class Backends : public ::testing::TestWithParam<sh::backend> {
+protected:
+    void SetUp() override {
+        if (GetParam() == sh::backend::postgresql) {
+            SQLITE_HYBRID_NEED_POSTGRES(url);
+            schema_.emplace(url);
+        }
+    }
+
+    std::string location() const {
+        return schema_ ? schema_->url() : dir_.file("a.db");
+    }
+
+    sh::database_options options(std::vector<std::string> migrations = schema) const {
+        sh::database_options o;
+        o.migrations = std::move(migrations);
+        o.log = sh::null_logger();
+        if (schema_)
+            o.connection.postgres.session_sql = schema_->session_sql();
+        return o;
+    }
+
+    sh::database open(sh::database_options o) {
+        return sh::test::open_database(io_, location(), std::move(o));
+    }
+    sh::database open() { return open(options()); }
+
+    temp_dir dir_;
+    asio::io_context io_;
+    std::optional<sh::test::postgres_schema> schema_;
+};
+
+std::string engine_name(const ::testing::TestParamInfo<sh::backend>& info) {
+    return info.param == sh::backend::sqlite ? "SQLite" : "PostgreSQL";
+}
+
+TEST_P(Backends, ExecutesQueriesAndReadsEveryType) {
+    auto db = open();
+    const sh::blob bytes{std::byte{0}, std::byte{0xff}, std::byte{'\\'}, std::byte{'x'}};
+    auto rows = run(io_, [&]() -> awaitable<std::vector<kv_row>> {
+        auto r = co_await db.async_execute("INSERT INTO kv VALUES ($1, $2, $3, $4)",
+                                           sh::args(1, "one", 1.5, bytes));
+        EXPECT_EQ(r.changes, 1);
+        // ? placeholders too, and NULLs
+        co_await db.async_execute("INSERT INTO kv VALUES (?, ?, ?, ?)",
+                                  sh::args(2, "it's ? here", sh::null, sh::null));
+        co_return co_await db.async_query<kv_row>("SELECT k, v, x, b FROM kv ORDER BY k");
+    }());
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0], kv_row(1, "one", 1.5, bytes));
+    EXPECT_EQ(rows[1], kv_row(2, "it's ? here", std::nullopt, std::nullopt));
+
+    // $n binds by number in both engines, whatever order the SQL uses them in.
+    auto swapped = run(io_, db.async_query<std::tuple<std::string, std::string>>(
+                                "SELECT $2 || '', $1 || ''", sh::args("a", "b")));
+    EXPECT_EQ(swapped, (std::vector<std::tuple<std::string, std::string>>{{"b", "a"}}));
+    // Reading a column as the wrong type is an error that names the column.
+    sh::diagnostics why;
+    auto wrong = run(io_, db.async_query<std::int64_t>("SELECT v FROM kv WHERE k = 1", {}, why,
+                                                       sh::as_result));
+    EXPECT_EQ(wrong.error(), sh::errc::type_mismatch);
+    EXPECT_NE(why.message.find("'v'"), std::string::npos) << why.message;
+}
+
+TEST_P(Backends, ConcurrentWritesAreGroupedAndEveryOneCommits) {
+    auto db = open();
+    constexpr int writes = 300;
+    int done = 0;
+    for (int i = 0; i < writes; ++i)
+        db.async_execute("INSERT INTO kv(k, v) VALUES ($1, $2)", sh::args(i, "v"),
+                         [&](sh::error_code ec, sh::execute_result) {
+                             EXPECT_FALSE(ec) << ec.message();
+                             ++done;
+                         });
+    run(io_, sh::test::until(io_, [&] { return done == writes; }));
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv")),
+              std::vector<std::int64_t>{writes});
+    const auto m = db.metrics();
+    EXPECT_GE(m.writes, static_cast<std::uint64_t>(writes));
+    EXPECT_LT(m.groups, static_cast<std::uint64_t>(writes)); // commits were shared
+}
+
+TEST_P(Backends, AFailingWriteInAGroupLeavesTheOthersCommitted) {
+    auto db = open();
+    run(io_, db.async_execute("INSERT INTO kv(k, v) VALUES (0, 'first')"));
+    constexpr int writes = 40;
+    int ok = 0, failed = 0;
+    for (int i = 0; i < writes; ++i) {
+        const int key = i == writes / 2 ? 0 : i + 1; // one duplicate key in the middle
+        db.async_execute("INSERT INTO kv(k, v) VALUES ($1, 'x')", sh::args(key),
+                         [&](sh::error_code ec, sh::execute_result) {
+                             if (!ec) {
+                                 ++ok;
+                                 return;
+                             }
+                             ++failed;
+                             EXPECT_EQ(ec, sh::condition::unique_violation);
+                             EXPECT_EQ(ec, sh::condition::constraint);
+                         });
+    }
+    run(io_, sh::test::until(io_, [&] { return ok + failed == writes; }));
+    EXPECT_EQ(failed, 1);
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv")),
+              std::vector<std::int64_t>{writes});
+    EXPECT_EQ(run(io_, db.async_query<std::string>("SELECT v FROM kv WHERE k = 0")),
+              std::vector<std::string>{"first"});
+}
+
+TEST_P(Backends, WriteClosuresAreAtomicAndReadClosuresSeeOneSnapshot) {
+    auto db = open();
+    run(io_, db.async_execute("INSERT INTO account VALUES (1, 100), (2, 0)"));
+    auto transfer = [](std::int64_t amount) {
+        return [amount](sh::connection& c) -> sh::result<void> {
+            BOOST_OUTCOME_TRY(c.execute("UPDATE account SET balance = balance + $1 WHERE id = 2", amount));
+            BOOST_OUTCOME_TRY(c.execute("UPDATE account SET balance = balance - $1 WHERE id = 1", amount));
+            return sh::outcome::success();
+        };
+    };
+    run(io_, db.async_write(transfer(30)));
+    // The second transfer overdraws: its first UPDATE is undone with it.
+    auto refused = run(io_, db.async_write(transfer(500), sh::as_result));
+    EXPECT_EQ(refused.error(), sh::condition::check_violation);
+    auto total = run(io_, db.async_read([](sh::connection& c) -> sh::result<std::int64_t> {
+        BOOST_OUTCOME_TRY(auto a, c.query_one<std::int64_t>("SELECT balance FROM account WHERE id = 1"));
+        BOOST_OUTCOME_TRY(auto b, c.query_one<std::int64_t>("SELECT balance FROM account WHERE id = 2"));
+        return a.value_or(0) + b.value_or(0);
+    }));
+    EXPECT_EQ(total, 100);
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT balance FROM account ORDER BY id")),
+              (std::vector<std::int64_t>{70, 30}));
+}
+
+TEST_P(Backends, ErrorsMapToTheSameConditionsWithTheServersExplanation) {
+    auto db = open();
+    sh::diagnostics why;
+    auto null_value = run(io_, db.async_execute("INSERT INTO kv(k, v) VALUES (1, NULL)", {}, why,
+                                                sh::as_result));
+    EXPECT_EQ(null_value.error(), sh::condition::not_null_violation);
+    EXPECT_FALSE(why.message.empty());
+    auto syntax = run(io_, db.async_execute("SELEC 1", {}, why, sh::as_result));
+    EXPECT_EQ(syntax.error(), sh::condition::syntax_error);
+    EXPECT_EQ(why.sql, "SELEC 1");
+    auto table = run(io_, db.async_execute("SELECT * FROM no_such_table", {}, why, sh::as_result));
+    EXPECT_TRUE(table.has_error());
+    EXPECT_NE(why.message.find("no_such_table"), std::string::npos) << why.message;
+    auto count = run(io_, db.async_execute("SELECT $1", sh::args(1, 2), why, sh::as_result));
+    EXPECT_EQ(count.error(), sh::errc::parameter_count);
+    EXPECT_FALSE(sh::is_lock_error(null_value.error()));
+}
+
+TEST_P(Backends, MigrationsRunOnceAndReopeningKeepsTheData) {
+    {
+        auto db = open(options({schema[0]}));
+        run(io_, db.async_execute("INSERT INTO kv(k, v) VALUES (1, 'kept')"));
+        run(io_, db.async_close());
+    }
+    auto db = open(options(schema)); // one step more: only that one runs
+    EXPECT_EQ(run(io_, db.async_query<std::string>("SELECT v FROM kv")),
+              std::vector<std::string>{"kept"});
+    run(io_, db.async_execute("INSERT INTO account VALUES (1, 5)"));
+    auto refused = sh::test::run(io_, sh::database::async_open(
+                                          io_.get_executor(), location(),
+                                          options({schema[0], schema[1], "CREATE TABLE broken("}),
+                                          sh::as_result));
+    EXPECT_EQ(refused.error(), sh::errc::migration_failed);
+}
+
+TEST_P(Backends, ReadsGoToReadersAndWritesToTheWriter) {
+    auto db = open();
+    run(io_, db.async_execute("INSERT INTO kv(k, v) VALUES (1, 'a')"));
+    const auto before = db.metrics();
+    run(io_, db.async_execute("SELECT v FROM kv"));
+    run(io_, db.async_query<std::string>("SELECT v FROM kv"));
+    const auto after = db.metrics();
+    EXPECT_EQ(after.reads - before.reads, 2u);
+    EXPECT_EQ(after.writes, before.writes);
+}
+
+TEST_P(Backends, WithRetryGivesOtherErrorsBackAtOnce) {
+    auto db = open();
+    run(io_, db.async_execute("INSERT INTO kv(k, v) VALUES (1, 'a')"));
+    sh::retry_report report;
+    auto r = run(io_, sh::with_retry(
+                          [&](auto token) {
+                              return db.async_execute("INSERT INTO kv(k, v) VALUES (1, 'b')", {},
+                                                      std::move(token));
+                          },
+                          sh::retry_policy{}, &report, sh::as_result));
+    EXPECT_EQ(r.error(), sh::condition::unique_violation);
+    EXPECT_EQ(report.attempts, 1);
+}
+
+TEST_P(Backends, TheWriteBufferCoalescesAndFlushesWithMultiRowUpserts) {
+    auto db = open();
+    sh::write_buffer_options bo;
+    bo.flush_interval = std::chrono::hours(1);
+    bo.log = sh::null_logger();
+    sh::write_buffer buffer(db, bo);
+    run(io_, buffer.async_start());
+    for (int i = 0; i < 100; ++i) // 100 rows, several runs of 32-row INSERTs
+        ASSERT_FALSE(buffer.buffer_upsert("kv", {{"k", i}, {"v", "first"}}, {"k"}));
+    ASSERT_FALSE(buffer.buffer_upsert("KV", {{"K", 5}, {"v", "second"}, {"x", 2.5}}, {"k"}));
+    ASSERT_FALSE(buffer.buffer_update("kv", {{"k", 6}}, {{"v", "updated"}}));
+    ASSERT_FALSE(buffer.buffer_delete("kv", {{"k", 7}}));
+    EXPECT_EQ(buffer.buffer_upsert("no_such_table", {{"k", 1}}, {"k"}), sh::errc::invalid_identifier);
+    EXPECT_EQ(run(io_, buffer.async_force_flush()), 100u);
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv")),
+              std::vector<std::int64_t>{99});
+    using vx = std::tuple<std::string, std::optional<double>>;
+    EXPECT_EQ(run(io_, db.async_query<vx>("SELECT v, x FROM kv WHERE k IN (5, 6) ORDER BY k")),
+              (std::vector<vx>{{"second", 2.5}, {"updated", std::nullopt}}));
+    // Rows the database refuses become dead letters; the others are written.
+    ASSERT_FALSE(buffer.buffer_upsert("account", {{"id", 1}, {"balance", -1}}, {"id"}));
+    ASSERT_FALSE(buffer.buffer_upsert("account", {{"id", 2}, {"balance", 1}}, {"id"}));
+    run(io_, buffer.async_force_flush());
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT id FROM account")),
+              std::vector<std::int64_t>{2});
+    const auto report = run(io_, buffer.async_stop());
+    EXPECT_TRUE(report.unwritten.empty());
+    ASSERT_EQ(buffer.dead_letters().size(), 1u);
+    EXPECT_EQ(buffer.dead_letters()[0].error, sh::condition::check_violation);
+}
+
+TEST_P(Backends, AClosedDatabaseRefusesWork) {
+    auto db = open();
+    run(io_, db.async_close());
+    auto r = run(io_, db.async_execute("SELECT 1", {}, sh::as_result));
+    EXPECT_EQ(r.error(), sh::errc::closed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Backends,
+                         ::testing::Values(sh::backend::sqlite, sh::backend::postgresql),
+                         engine_name);
+
+} // namespace

@@ -1,0 +1,237 @@
+// What only PostgreSQL has: a server that drops connections, serialization failures, wrong
+// passwords and unreachable hosts, SQL that reads but writes, and the URL forms.
+#include "support/postgres.hpp"
+#include "support/run.hpp"
+
+#include <sqlite_hybrid/as_result.hpp>
+#include <sqlite_hybrid/database.hpp>
+#include <sqlite_hybrid/retry.hpp>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+
+#include <latch>
+#include <mutex>
+
+namespace sh = sqlite_hybrid;
+namespace asio = boost::asio;
+using asio::awaitable;
+using sh::test::run;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct postgres_database {
+    explicit postgres_database(const std::string& url, std::size_t readers = 2)
+        : schema(url) {
+        o.readers = readers;
+        o.log = sh::null_logger();
+        o.connection.postgres.session_sql = schema.session_sql();
+        o.migrations = {"CREATE TABLE counter(id BIGINT PRIMARY KEY, n BIGINT NOT NULL)"};
+    }
+    sh::database open() { return sh::test::open_database(io, schema.url(), o); }
+
+    sh::test::postgres_schema schema;
+    sh::database_options o;
+    asio::io_context io;
+};
+
+TEST(DatabaseUrl, NamesTellTheEnginesApart) {
+    using sh::backend;
+    EXPECT_EQ(sh::parse_database_url("app.db").engine, backend::sqlite);
+    EXPECT_EQ(sh::parse_database_url("sqlite:///var/lib/app.db").target, "/var/lib/app.db");
+    EXPECT_EQ(sh::parse_database_url("sqlite:app.db").target, "app.db");
+    EXPECT_EQ(sh::parse_database_url("file:app.db?mode=ro").target, "file:app.db?mode=ro");
+    const auto uri = sh::parse_database_url("postgresql://u:p@h:5432/d?sslmode=disable");
+    EXPECT_EQ(uri.engine, backend::postgresql);
+    EXPECT_EQ(uri.target, "postgresql://u:p@h:5432/d?sslmode=disable");
+    EXPECT_EQ(sh::parse_database_url("postgres://h/d").engine, backend::postgresql);
+    EXPECT_EQ(sh::parse_database_url("postgresql:host=/run/postgresql dbname=d").target,
+              "host=/run/postgresql dbname=d");
+    EXPECT_EQ(sh::redact_database_url("postgresql://u:secret@h/d"), "postgresql://u:***@h/d");
+    EXPECT_EQ(sh::redact_database_url("postgresql:host=h password=secret dbname=d"),
+              "postgresql:host=h password=*** dbname=d");
+    EXPECT_EQ(sh::redact_database_url("postgresql://u@h/d?password=secret&x=1"),
+              "postgresql://u@h/d?password=***&x=1");
+    EXPECT_EQ(sh::redact_database_url("a:b@c.db"), "a:b@c.db"); // a file name stays
+}
+
+TEST(Postgres, ADroppedConnectionIsReportedAndThePoolRecovers) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 1);
+    auto db = t.open();
+    EXPECT_EQ(db.path().find("sqlh:sqlh"), std::string::npos); // the password is not shown
+    const auto reader = run(t.io, db.async_query<std::int64_t>("SELECT pg_backend_pid()"));
+    ASSERT_EQ(reader.size(), 1u);
+    std::optional<sh::result<std::vector<int>>> slow;
+    sh::diagnostics why;
+    db.async_query<int>("SELECT 1 FROM pg_sleep(20)", {}, why,
+                        [&](sh::error_code ec, std::vector<int> rows) {
+                            if (ec)
+                                slow.emplace(ec);
+                            else
+                                slow.emplace(std::move(rows));
+                        });
+    run(t.io, [&]() -> awaitable<void> {
+        asio::steady_timer wait(t.io, 300ms);
+        co_await wait.async_wait(asio::use_awaitable);
+    }());
+    const auto started = std::chrono::steady_clock::now();
+    sh::test::postgres_admin(url, "SELECT pg_terminate_backend(" + std::to_string(reader[0]) + ")");
+    run(t.io, sh::test::until(t.io, [&] { return slow.has_value(); }));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+    ASSERT_TRUE(slow->has_error());
+    EXPECT_EQ(slow->error(), sh::condition::connection_lost) << slow->error().message();
+    EXPECT_FALSE(why.message.empty());
+    // The reader connects again for the next job.
+    const auto again = run(t.io, db.async_query<std::int64_t>("SELECT pg_backend_pid()"));
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_NE(again[0], reader[0]);
+    // And the writer after the same.
+    const auto writer = run(t.io, db.async_write([](sh::connection& c) {
+        return c.query_one<std::int64_t>("SELECT pg_backend_pid()");
+    }));
+    sh::test::postgres_admin(url, "SELECT pg_terminate_backend(" + std::to_string(writer.value()) + ")");
+    auto lost = run(t.io, db.async_execute("INSERT INTO counter VALUES (1, 1)", {}, sh::as_result));
+    if (lost) // the write may already find the connection gone and reconnect: both are fine
+        SUCCEED();
+    else
+        EXPECT_EQ(lost.error(), sh::condition::connection_lost);
+    run(t.io, db.async_execute("INSERT INTO counter VALUES (2, 1)"));
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter WHERE id = 2")),
+              std::vector<std::int64_t>{1});
+}
+
+TEST(Postgres, SerializationFailuresAreRetriedByWithRetry) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    // Two handles, as two processes would have, both SERIALIZABLE.
+    postgres_database t(url);
+    t.o.connection.postgres.session_sql += "; SET default_transaction_isolation = 'serializable'";
+    auto first = t.open();
+    auto second = sh::test::open_database(t.io, url, t.o);
+    run(t.io, first.async_execute("INSERT INTO counter VALUES (1, 0)"));
+    // Each increment reads, waits until the other has read too, then writes: one of the two
+    // transactions cannot be serialized, fails with 40001, and runs again.
+    std::latch both_read(2);
+    std::mutex seen_mutex;
+    std::vector<sh::error_code> seen; // what the UPDATEs failed with
+    auto increment = [&](sh::connection& c) -> sh::result<void> {
+        BOOST_OUTCOME_TRY(auto n, c.query_one<std::int64_t>("SELECT n FROM counter WHERE id = 1"));
+        static thread_local bool waited = false;
+        if (!waited) {
+            waited = true;
+            both_read.arrive_and_wait();
+        }
+        auto updated = c.execute("UPDATE counter SET n = $1 WHERE id = 1", n.value() + 1);
+        if (!updated) {
+            std::lock_guard lock(seen_mutex);
+            seen.push_back(updated.error());
+            return updated.error();
+        }
+        return sh::outcome::success();
+    };
+    sh::retry_policy policy;
+    policy.base_delay = 5ms;
+    sh::retry_report reports[2];
+    int finished = 0;
+    sh::error_code errors[2];
+    sh::database* dbs[2] = {&first, &second};
+    for (int i = 0; i < 2; ++i)
+        sh::with_retry(
+            [&, i](auto token) { return dbs[i]->async_write(increment, std::move(token)); },
+            policy, &reports[i], [&, i](sh::error_code ec) {
+                errors[i] = ec;
+                ++finished;
+            });
+    run(t.io, sh::test::until(t.io, [&] { return finished == 2; }));
+    EXPECT_FALSE(errors[0]) << errors[0].message();
+    EXPECT_FALSE(errors[1]) << errors[1].message();
+    EXPECT_EQ(reports[0].attempts + reports[1].attempts, 3); // exactly one retry
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0], sh::condition::lock_error);
+    EXPECT_EQ(sh::postgres_sqlstate(seen[0]), "40001");
+    EXPECT_EQ(run(t.io, first.async_query<std::int64_t>("SELECT n FROM counter")),
+              std::vector<std::int64_t>{2});
+}
+
+TEST(Postgres, AWrongPasswordFailsQuicklyAndSaysWhy) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    const auto at = url.find('@');
+    const auto colon = url.rfind(':', at);
+    ASSERT_NE(at, std::string::npos);
+    const std::string wrong = url.substr(0, colon + 1) + "not-the-password" + url.substr(at);
+    asio::io_context io;
+    sh::diagnostics why;
+    const auto started = std::chrono::steady_clock::now();
+    auto r = run(io, sh::database::async_open(io.get_executor(), wrong, {}, &why, sh::as_result));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    ASSERT_TRUE(r.has_error());
+    EXPECT_EQ(r.error(), sh::condition::cannot_open);
+    EXPECT_NE(why.message.find("password authentication failed"), std::string::npos) << why.message;
+    EXPECT_EQ(why.message.find("not-the-password"), std::string::npos);
+}
+
+TEST(Postgres, AnUnreachableServerFailsQuicklyAndSaysWhy) {
+    asio::io_context io;
+    sh::diagnostics why;
+    sh::database_options o;
+    o.connection.postgres.connect_timeout = 2s;
+    const auto started = std::chrono::steady_clock::now();
+    // Port 1 on loopback: nothing listens, the connection is refused at once. A blackholed
+    // address would wait for connect_timeout.
+    auto r = run(io, sh::database::async_open(io.get_executor(), "postgresql://sqlh@127.0.0.1:1/sqlh",
+                                              o, &why, sh::as_result));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    ASSERT_TRUE(r.has_error());
+    EXPECT_EQ(r.error(), sh::condition::cannot_open);
+    EXPECT_NE(why.message.find("127.0.0.1"), std::string::npos) << why.message;
+}
+
+TEST(Postgres, StatementsThatLookLikeReadsButWriteRunOnTheWriter) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url);
+    auto db = t.open();
+    const std::string sql =
+        "WITH made AS (INSERT INTO counter VALUES ($1, 7) RETURNING n) SELECT n FROM made";
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>(sql, sh::args(1))), std::vector<std::int64_t>{7});
+    // Learned: the next one goes to the writer directly.
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>(sql, sh::args(2))), std::vector<std::int64_t>{7});
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT count(*) FROM counter")),
+              std::vector<std::int64_t>{2});
+}
+
+TEST(Postgres, QuestionMarksInLiteralsCommentsAndDollarQuotesStayText) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url);
+    auto db = t.open();
+    using row = std::tuple<std::string, std::string, std::string, std::int64_t>;
+    const auto r = run(t.io, db.async_query<row>(
+                                 "SELECT '?' || ?, $$a?b$$, E'\\'?' /* ? */, CAST(?2 AS BIGINT) -- ?\n",
+                                 sh::args("x", 5)));
+    EXPECT_EQ(r, (std::vector<row>{{"?x", "a?b", "'?", 5}}));
+}
+
+TEST(Postgres, CancellingARunningReadStopsItOnTheServer) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 1);
+    auto db = t.open();
+    asio::cancellation_signal cancel;
+    std::optional<sh::error_code> outcome;
+    db.async_query<int>("SELECT 1 FROM pg_sleep(20)", {},
+                        asio::bind_cancellation_slot(cancel.slot(), [&](sh::error_code ec, std::vector<int>) {
+                            outcome = ec;
+                        }));
+    run(t.io, [&]() -> awaitable<void> {
+        asio::steady_timer wait(t.io, 300ms);
+        co_await wait.async_wait(asio::use_awaitable);
+    }());
+    const auto started = std::chrono::steady_clock::now();
+    cancel.emit(asio::cancellation_type::terminal);
+    run(t.io, sh::test::until(t.io, [&] { return outcome.has_value(); }));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_EQ(*outcome, asio::error::operation_aborted);
+    EXPECT_EQ(run(t.io, db.async_query<int>("SELECT 1")), std::vector<int>{1});
+}
+
+} // namespace
