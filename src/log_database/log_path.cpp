@@ -1,5 +1,7 @@
 #include "log_path.hpp"
 
+#include <sqlite_hybrid/database_url.hpp>
+
 #include <filesystem>
 
 namespace sqlite_hybrid::detail {
@@ -52,10 +54,11 @@ error_code check_log_path(const std::string& path, const log_database_options& o
               "(log_database_options::allow_memory permits it for tests)";
         return make_error_code(errc::path_refused);
     }
-    if (options.main_database_path.empty() || is_memory(options.main_database_path))
-        return {};
+    const auto main = parse_database_url(options.main_database_path);
+    if (main.target.empty() || main.engine != backend::sqlite || is_memory(main.target))
+        return {}; // a server's database is no file here
     const fs::path log_file = file_of(path);
-    const fs::path main_file = file_of(options.main_database_path);
+    const fs::path main_file = file_of(main.target);
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
         fs::path candidate = main_file;
         candidate += suffix;

@@ -3,6 +3,7 @@
 // on every run; usage errors.
 #include "bench/child_report.hpp"
 #include "sqlh/run_sqlh.hpp"
+#include "support/postgres.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -174,12 +175,40 @@ TEST(SqlhBench, PrintsATable) {
         EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << r.out;
 }
 
+TEST(SqlhBench, TheSameWorkloadRunsOnPostgreSQLAndLosesNothing) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    const auto doc = run_json({"--strategy", "postgresql", "--backend", url, "--duration", "1",
+                               "--processes", "2", "--coroutines", "2", "--workers", "1",
+                               "--sweep"});
+    const auto& server = strategy(doc, "postgresql");
+    EXPECT_EQ(count(server.at("errors")), 0u) << json::serialize(server);
+    EXPECT_EQ(count(server.at("rows_lost")), 0u);
+    const auto& writes = op(server, "api_write");
+    EXPECT_GT(count(writes.at("committed")), 0u);
+    EXPECT_GT(count(op(server, "api_read").at("committed")), 0u);
+    EXPECT_GT(count(op(server, "bulk_write").at("committed")), 0u);
+    EXPECT_GT(count(op(server, "log").at("committed")), 0u); // into a local log database
+    EXPECT_GE(count(server.at("rows_checked")), count(writes.at("committed")));
+    EXPECT_EQ(doc.at("sweep").as_array().size(), 2u);
+    // The password stays out of the report.
+    const std::string backend(doc.at("config").at("backend").as_string());
+    EXPECT_EQ(backend, redact_database_url(url));
+    EXPECT_EQ(json::serialize(doc).find(url), std::string::npos);
+    // The items are on the server: the sweep's last run (2 processes) left its rows there.
+    auto c = connection::open(url, open_mode::read_only, {});
+    ASSERT_TRUE(c);
+    auto items = c.value().query_one<std::int64_t>("SELECT count(*) FROM items");
+    ASSERT_TRUE(items);
+    EXPECT_GT(items.value().value_or(0), 0);
+}
+
 TEST(SqlhBench, InvalidOptionsExitWithStatus2) {
     const std::vector<std::vector<std::string>> cases = {
         {"--processes", "0"},           {"--strategy", "optimistic"},
         {"--duration", "fast"},         {"--hold-lock", "5", "--duration", "1"},
         {"--no-such-option"},           {"--coroutines", "100000"},
-        {"--lock-holds", "3"},          {"--hold-lock", "1", "--lock-holds", "0"}};
+        {"--lock-holds", "3"},          {"--hold-lock", "1", "--lock-holds", "0"},
+        {"--strategy", "postgresql"},   {"--backend", "other.db"}};
     for (auto args : cases) {
         args.insert(args.begin(), "bench");
         const auto r = run_sqlh(args);
@@ -193,7 +222,7 @@ TEST(SqlhBench, HelpDescribesTheOptions) {
     const auto r = run_sqlh({"bench", "--help"});
     EXPECT_EQ(r.status, 0);
     for (const char* option : {"--strategy", "--processes", "--coroutines", "--duration", "--db",
-                               "--hold-lock", "--json", "--report", "--sweep"})
+                               "--hold-lock", "--json", "--report", "--sweep", "--backend"})
         EXPECT_NE(r.out.find(option), std::string::npos) << option;
 }
 

@@ -10,6 +10,8 @@ namespace sqlh::bench {
 
 // Every strategy, in the order they run and print.
 inline const std::vector<std::string> all_strategies = {"naive", "busy_timeout", "seed", "hybrid"};
+// The hybrid strategy's code on the server --backend names (added after the others).
+inline const std::string server_strategy = "postgresql";
 
 struct bench_config {
     std::vector<std::string> strategies = all_strategies;
@@ -22,6 +24,7 @@ struct bench_config {
     double hold_lock_s = 0; // > 0: a helper process holds the write lock mid-run
     int lock_holds = 1;     // > 1: that many holds at random moments, each up to hold_lock_s
     std::string db_path;    // empty: a temporary file, removed afterwards
+    std::string backend_url; // --backend: a PostgreSQL URL the server strategy runs on
     bool json = false;      // JSON on stdout instead of the table
     std::string report_path;
     bool sweep = false;     // also measure throughput against the number of writer processes

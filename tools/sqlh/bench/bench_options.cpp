@@ -2,6 +2,8 @@
 
 #include "parse_options.hpp"
 
+#include <sqlite_hybrid/database_url.hpp>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@ std::variant<bench_config, int> parse_bench_options(int argc, char** argv) {
                  "run. See docs/cli.md.",
                  "sqlh bench");
     std::vector<std::string> choices = all_strategies;
+    choices.push_back(server_strategy);
     choices.push_back("all");
     app.add_option("--strategy", strategy, "Run one strategy only (default all)")
         ->check(CLI::IsMember(choices));
@@ -49,6 +52,10 @@ std::variant<bench_config, int> parse_bench_options(int argc, char** argv) {
     app.add_option("--db", cfg.db_path,
                    "Run on this file and keep it (its items, stats and logs tables are "
                    "recreated per strategy; the last strategy's data stays)");
+    app.add_option("--backend", cfg.backend_url,
+                   "Also run the hybrid strategy's code against this PostgreSQL database "
+                   "(postgresql://user:password@host:port/db), as strategy 'postgresql' (its "
+                   "items and stats tables are recreated; logs stay in a local SQLite file)");
     app.add_flag("--json", cfg.json, "Print the results as JSON instead of the table");
     app.add_option("--report", cfg.report_path, "Also write a self-contained HTML report");
     app.add_flag("--sweep", cfg.sweep,
@@ -64,9 +71,21 @@ std::variant<bench_config, int> parse_bench_options(int argc, char** argv) {
         std::fprintf(stderr, "sqlh bench: --lock-holds needs --hold-lock\n");
         return exit_usage;
     }
+    if (!cfg.backend_url.empty() &&
+        sqlite_hybrid::parse_database_url(cfg.backend_url).engine !=
+            sqlite_hybrid::backend::postgresql) {
+        std::fprintf(stderr, "sqlh bench: --backend takes a postgresql:// URL\n");
+        return exit_usage;
+    }
+    if (strategy == server_strategy && cfg.backend_url.empty()) {
+        std::fprintf(stderr, "sqlh bench: --strategy %s needs --backend URL\n", server_strategy.c_str());
+        return exit_usage;
+    }
     cfg.logs = !no_logs;
     if (strategy != "all")
         cfg.strategies = {strategy};
+    else if (!cfg.backend_url.empty())
+        cfg.strategies.push_back(server_strategy);
     cfg.progress = isatty(STDERR_FILENO) != 0;
     return cfg;
 }

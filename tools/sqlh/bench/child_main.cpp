@@ -2,6 +2,7 @@
 // that takes the write lock during the run.
 #include "bench/child_main.hpp"
 
+#include "bench/bench_config.hpp"
 #include "bench/raw_sqlite.hpp"
 #include "bench/strategy.hpp"
 
@@ -40,7 +41,8 @@ clock_type::duration from_seconds(double s) {
 
 int run_workload_child(const child_config& c) {
     boost::asio::io_context io(1);
-    auto s = c.strategy == "hybrid" ? make_hybrid_strategy(io, c) : make_direct_strategy(io, c);
+    auto s = c.strategy == "hybrid" || c.strategy == server_strategy ? make_hybrid_strategy(io, c)
+                                                                       : make_direct_strategy(io, c);
     child_report out;
     run_workload(io, c, *s, out);
     s.reset();

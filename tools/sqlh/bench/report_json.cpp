@@ -1,5 +1,7 @@
 #include "bench/report.hpp"
 
+#include <sqlite_hybrid/database_url.hpp>
+
 #include <boost/json.hpp>
 
 namespace sqlh::bench {
@@ -23,6 +25,7 @@ json::value to_json(const bench_results& r) {
           {"hold_lock_s", c.hold_lock_s},
           {"lock_holds", c.lock_holds},
           {"db", c.db_path},
+          {"backend", sqlite_hybrid::redact_database_url(c.backend_url)},
           {"bulk_batch_rows", bulk_batch_rows},
           {"bulk_batch_interval_ms", bulk_batch_interval.count()},
           {"reads_per_write", c.reads_per_write},

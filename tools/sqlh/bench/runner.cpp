@@ -119,12 +119,12 @@ void check_rows(strategy_result& r, const child_report& c, int p, int workers,
 }
 
 strategy_result combine(const bench_config& cfg, const std::string& name,
-                        std::vector<child_report>& children, const bench_files& files,
+                        std::vector<child_report>& children, const std::string& db,
                         const baseline_result& baseline) {
     strategy_result r;
     r.strategy = name;
     r.processes = static_cast<int>(children.size());
-    const auto items = items_per_process(files.db_path, r.processes);
+    const auto items = items_per_process(db, r.processes);
     for (std::size_t p = 0; p < children.size(); ++p) {
         const auto& c = children[p];
         r.elapsed_s = std::max(r.elapsed_s, c.elapsed_s);
@@ -138,7 +138,7 @@ strategy_result combine(const bench_config& cfg, const std::string& name,
         r.bulk_offered += c.bulk_offered;
         r.rss_anon_mb.push_back({c.rss_anon_mb_start, c.rss_anon_mb_quarter, c.rss_anon_mb_end});
         merge_metrics(r.metrics, c.metrics);
-        check_rows(r, c, static_cast<int>(p), cfg.workers, items, files.db_path);
+        check_rows(r, c, static_cast<int>(p), cfg.workers, items, db);
     }
     r.rows_unacknowledged += items.back(); // keys of no process
     for (const auto kind : op_kinds) {
@@ -178,7 +178,11 @@ const op_result& find_op(const strategy_result& r, const std::string& op) {
 strategy_result run_strategy(const bench_config& cfg, const std::string& name, int processes,
                              const bench_files& files, const baseline_result& baseline,
                              const progress_callback& progress) {
-    reset_database(files.db_path, files.log_path);
+    // The server strategy works on the server; the others on the file. The log database is
+    // a local file for every strategy.
+    const bool on_server = name == server_strategy;
+    const std::string& db = on_server ? cfg.backend_url : files.db_path;
+    reset_database(db, files.log_path);
     // Far enough ahead for every child to start and open its connections first.
     const auto start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch() + 300ms +
@@ -189,11 +193,12 @@ strategy_result run_strategy(const bench_config& cfg, const std::string& name, i
     for (int p = 0; p < processes; ++p) {
         outputs.push_back((files.work_dir / (name + "." + std::to_string(p) + ".out")).string());
         pids.push_back(spawn_self(child_arguments({name, p, cfg.coroutines, cfg.workers, cfg.reads_per_write, cfg.logs,
-                                                   cfg.duration_s, start_ms, files.db_path,
+                                                   cfg.duration_s, start_ms, db,
                                                    files.log_path, outputs.back()})));
     }
     const std::string hold_out = (files.work_dir / (name + ".hold.out")).string();
-    if (cfg.hold_lock_s > 0)
+    const bool hold = cfg.hold_lock_s > 0 && !on_server; // the file's lock: not the server's
+    if (hold)
         pids.push_back(spawn_self(hold_arguments(files.db_path, start_ms, cfg.duration_s,
                                                  cfg.hold_lock_s, cfg.lock_holds, hold_out)));
     if (!wait_all(std::move(pids), start_ms, progress))
@@ -202,8 +207,8 @@ strategy_result run_strategy(const bench_config& cfg, const std::string& name, i
     std::vector<child_report> children;
     for (const auto& out : outputs)
         children.push_back(read_child_report(out));
-    auto r = combine(cfg, name, children, files, baseline);
-    if (cfg.hold_lock_s > 0) {
+    auto r = combine(cfg, name, children, db, baseline);
+    if (hold) {
         std::ifstream in(hold_out);
         std::string line;
         std::getline(in, line);
