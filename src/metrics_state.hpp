@@ -23,6 +23,7 @@ struct metrics_state {
 
     mutable std::mutex errors_mutex;
     std::map<int, std::uint64_t> errors_by_code;
+    std::map<std::string, std::uint64_t> errors_by_sqlstate;
     std::uint64_t errors = 0;
 
     static void raise_max(std::atomic<std::uint64_t>& target, std::uint64_t v) noexcept {
@@ -32,10 +33,13 @@ struct metrics_state {
     }
 
     void count_error(const error_code& ec) {
-        const int key = ec.category() == sqlite_category() ? ec.value() : 1000 + ec.value();
         std::lock_guard lock(errors_mutex);
-        ++errors_by_code[key];
         ++errors;
+        if (ec.category() == postgres_category()) {
+            ++errors_by_sqlstate[postgres_sqlstate(ec)];
+            return;
+        }
+        ++errors_by_code[ec.category() == sqlite_category() ? ec.value() : 1000 + ec.value()];
     }
 
     metrics_snapshot snapshot() const {
@@ -62,6 +66,7 @@ struct metrics_state {
         s.checkpoint_restarts = checkpoint_restarts;
         std::lock_guard lock(errors_mutex);
         s.errors_by_code = errors_by_code;
+        s.errors_by_sqlstate = errors_by_sqlstate;
         s.errors = errors;
         return s;
     }

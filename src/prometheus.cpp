@@ -149,6 +149,12 @@ void append_prometheus(std::string& out, const metrics_snapshot& m,
              "library's own errors).");
     for (const auto& [code, count] : m.errors_by_code)
         e.sample("db_errors_by_code_total", label("code", std::to_string(code)), count);
+    if (!m.errors_by_sqlstate.empty()) {
+        e.family("db_errors_by_sqlstate_total", "counter",
+                 "Operations that failed on PostgreSQL, by SQLSTATE.");
+        for (const auto& [state, count] : m.errors_by_sqlstate)
+            e.sample("db_errors_by_sqlstate_total", label("sqlstate", state), count);
+    }
 
     e.counter("db_groups_total", "Write transactions run by the writer (group commit).", m.groups);
     e.counter("db_grouped_jobs_total", "Write jobs carried by those transactions.", m.grouped_jobs);

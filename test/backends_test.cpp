@@ -175,6 +175,12 @@ TEST_P(Backends, ErrorsMapToTheSameConditionsWithTheServersExplanation) {
     auto count = run(io_, db.async_execute("SELECT $1", sh::args(1, 2), why, sh::as_result));
     EXPECT_EQ(count.error(), sh::errc::parameter_count);
     EXPECT_FALSE(sh::is_lock_error(null_value.error()));
+    const auto m = db.metrics();
+    EXPECT_EQ(m.errors, 4u);
+    if (GetParam() == sh::backend::postgresql) // counted by SQLSTATE
+        EXPECT_EQ(m.errors_by_sqlstate.at("23502"), 1u);
+    else
+        EXPECT_EQ(m.errors_by_code.at(SQLITE_CONSTRAINT_NOTNULL), 1u);
 }
 
 TEST_P(Backends, MigrationsRunOnceAndReopeningKeepsTheData) {

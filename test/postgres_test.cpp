@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 
 #include <latch>
 #include <mutex>
@@ -140,10 +141,10 @@ TEST(Postgres, SerializationFailuresAreRetriedByWithRetry) {
     for (int i = 0; i < 2; ++i)
         sh::with_retry(
             [&, i](auto token) { return dbs[i]->async_write(increment, std::move(token)); },
-            policy, &reports[i], [&, i](sh::error_code ec) {
+            policy, &reports[i], asio::bind_executor(t.io, [&, i](sh::error_code ec) {
                 errors[i] = ec;
                 ++finished;
-            });
+            }));
     run(t.io, sh::test::until(t.io, [&] { return finished == 2; }));
     EXPECT_FALSE(errors[0]) << errors[0].message();
     EXPECT_FALSE(errors[1]) << errors[1].message();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <string>
 
 namespace sqlite_hybrid {
 
@@ -17,6 +18,7 @@ struct metrics_snapshot {
     // Failed operations, keyed by the SQLite extended result code or, for the library's own
     // errors, by 1000 + the errc value.
     std::map<int, std::uint64_t> errors_by_code;
+    std::map<std::string, std::uint64_t> errors_by_sqlstate; // PostgreSQL's errors
     std::uint64_t errors = 0;
 
     // Group commit: transactions run by the writer and the jobs they carried.
