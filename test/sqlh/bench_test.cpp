@@ -177,9 +177,13 @@ TEST(SqlhBench, PrintsATable) {
 
 TEST(SqlhBench, TheSameWorkloadRunsOnPostgreSQLAndLosesNothing) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
-    const auto doc = run_json({"--strategy", "postgresql", "--backend", url, "--duration", "1",
-                               "--processes", "2", "--coroutines", "2", "--workers", "1",
+    const auto doc = run_json({"--strategy", "postgresql,hybrid", "--backend", url, "--duration",
+                               "1", "--processes", "2", "--coroutines", "2", "--workers", "1",
                                "--sweep"});
+    // Side by side, in the usual order.
+    ASSERT_EQ(doc.at("strategies").as_array().size(), 2u);
+    EXPECT_EQ(doc.at("strategies").as_array()[0].at("strategy").as_string(), "hybrid");
+    EXPECT_EQ(count(strategy(doc, "hybrid").at("rows_lost")), 0u);
     const auto& server = strategy(doc, "postgresql");
     EXPECT_EQ(count(server.at("errors")), 0u) << json::serialize(server);
     EXPECT_EQ(count(server.at("rows_lost")), 0u);
@@ -189,7 +193,7 @@ TEST(SqlhBench, TheSameWorkloadRunsOnPostgreSQLAndLosesNothing) {
     EXPECT_GT(count(op(server, "bulk_write").at("committed")), 0u);
     EXPECT_GT(count(op(server, "log").at("committed")), 0u); // into a local log database
     EXPECT_GE(count(server.at("rows_checked")), count(writes.at("committed")));
-    EXPECT_EQ(doc.at("sweep").as_array().size(), 2u);
+    EXPECT_EQ(doc.at("sweep").as_array().size(), 4u); // 1 and 2 processes, each strategy
     // The password stays out of the report.
     const std::string backend(doc.at("config").at("backend").as_string());
     EXPECT_EQ(backend, redact_database_url(url));

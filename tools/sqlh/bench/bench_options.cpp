@@ -12,7 +12,7 @@ namespace sqlh::bench {
 
 std::variant<bench_config, int> parse_bench_options(int argc, char** argv) {
     bench_config cfg;
-    std::string strategy = "all";
+    std::vector<std::string> chosen;
     CLI::App app("The contention benchmark: the same mixed workload (API writes and reads, "
                  "background workers' bulk writes, logging) over P processes on one SQLite "
                  "file, under each strategy, against a raw sqlite3 baseline measured in the same "
@@ -21,7 +21,9 @@ std::variant<bench_config, int> parse_bench_options(int argc, char** argv) {
     std::vector<std::string> choices = all_strategies;
     choices.push_back(server_strategy);
     choices.push_back("all");
-    app.add_option("--strategy", strategy, "Run one strategy only (default all)")
+    app.add_option("--strategy", chosen,
+                   "Run these strategies only, comma-separated (default all)")
+        ->delimiter(',')
         ->check(CLI::IsMember(choices));
     app.add_option("--processes", cfg.processes, "Processes sharing the file")
         ->check(CLI::Range(1, 64))
@@ -77,15 +79,23 @@ std::variant<bench_config, int> parse_bench_options(int argc, char** argv) {
         std::fprintf(stderr, "sqlh bench: --backend takes a postgresql:// URL\n");
         return exit_usage;
     }
-    if (strategy == server_strategy && cfg.backend_url.empty()) {
+    const bool all = chosen.empty() || std::ranges::find(chosen, "all") != chosen.end();
+    if (std::ranges::find(chosen, server_strategy) != chosen.end() && cfg.backend_url.empty()) {
         std::fprintf(stderr, "sqlh bench: --strategy %s needs --backend URL\n", server_strategy.c_str());
         return exit_usage;
     }
     cfg.logs = !no_logs;
-    if (strategy != "all")
-        cfg.strategies = {strategy};
-    else if (!cfg.backend_url.empty())
+    if (!all) {
+        // In the usual order, each once.
+        std::vector<std::string> order = all_strategies;
+        order.push_back(server_strategy);
+        cfg.strategies.clear();
+        for (const auto& name : order)
+            if (std::ranges::find(chosen, name) != chosen.end())
+                cfg.strategies.push_back(name);
+    } else if (!cfg.backend_url.empty()) {
         cfg.strategies.push_back(server_strategy);
+    }
     cfg.progress = isatty(STDERR_FILENO) != 0;
     return cfg;
 }
