@@ -338,6 +338,16 @@ error_code database_impl::run_job(connection& conn, pending_op& op) {
     return ec;
 }
 
+error_code database_impl::begin_group(connection& conn, clock::time_point deadline) {
+    if (!postgres_)
+        return exec(conn, "BEGIN IMMEDIATE");
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+    // One round trip for both; lock_timeout 0 would mean no limit.
+    auto r = conn.execute_script("BEGIN; SET LOCAL lock_timeout = " +
+                                 std::to_string(std::max<std::int64_t>(1, left.count())));
+    return r ? error_code() : r.error();
+}
+
 // PostgreSQL: a connection the server dropped connects again before it runs more jobs; while
 // it cannot, the jobs fail with the reason (and the next attempt waits for the backoff).
 template <class Ops>
@@ -505,7 +515,7 @@ database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& b
         deadline = std::min(deadline, op->lock_deadline);
     conn.limit_lock_wait(lock_wait_slice, deadline);
     const auto started = clock::now();
-    if (auto ec = exec(conn, begin_write())) {
+    if (auto ec = begin_group(conn, deadline)) {
         if (is_lock_error(ec))
             return group_outcome::locked;
         std::vector<op_ptr> all(std::make_move_iterator(batch.begin()),
@@ -567,7 +577,10 @@ database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& b
         // The job's own effects go: with a savepoint, only them; without (it ran first), the
         // transaction holds nothing else and goes on with the next jobs.
         (void)exec(conn, savepoints ? "ROLLBACK TO job" : "ROLLBACK");
-        (void)exec(conn, savepoints ? "RELEASE job" : begin_write());
+        if (savepoints)
+            (void)exec(conn, "RELEASE job");
+        else
+            (void)begin_group(conn, deadline);
         complete(std::move(op), ec, done);
         if (!conn.in_transaction()) { // could not take the lock again: the rest waits
             requeue_front(batch);

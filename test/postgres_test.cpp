@@ -156,6 +156,39 @@ TEST(Postgres, SerializationFailuresAreRetriedByWithRetry) {
               std::vector<std::int64_t>{2});
 }
 
+TEST(Postgres, ARowLockHeldPastTheDeadlineEndsInDatabaseBusyAndLosesNothing) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url);
+    auto db = t.open();
+    run(t.io, db.async_execute("INSERT INTO counter VALUES (1, 0)"));
+    // Another client holds the row's lock in an open transaction.
+    auto holder = sh::connection::open(url, sh::open_mode::read_write, {}).value();
+    ASSERT_TRUE(holder.execute_script(t.schema.session_sql() +
+                                      "; BEGIN; UPDATE counter SET n = 100 WHERE id = 1"));
+    sh::retry_policy policy;
+    policy.base_delay = 50ms;
+    policy.max_retries = 100;
+    policy.deadline = 700ms;
+    sh::retry_report report;
+    const auto started = std::chrono::steady_clock::now();
+    auto r = run(t.io, sh::with_retry(
+                           [&](auto token) {
+                               return db.async_execute("UPDATE counter SET n = n + 1 WHERE id = 1",
+                                                       {}, std::move(token));
+                           },
+                           policy, &report, sh::as_result));
+    const auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(r.error(), sh::errc::database_busy);
+    EXPECT_EQ(sh::postgres_sqlstate(report.last_error), "55P03"); // lock_not_available
+    EXPECT_GE(waited, 600ms);
+    EXPECT_LT(waited, 3s); // the server's wait ended at the deadline, not never
+    // The holder commits; the next write goes through; nothing was half applied.
+    ASSERT_TRUE(holder.execute_script("COMMIT"));
+    run(t.io, db.async_execute("UPDATE counter SET n = n + 1 WHERE id = 1"));
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter")),
+              std::vector<std::int64_t>{101});
+}
+
 TEST(Postgres, AWrongPasswordFailsQuicklyAndSaysWhy) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
     const auto at = url.find('@');

@@ -188,7 +188,7 @@ error_code pg_session::prepare_on_server(pg_prepared& p) {
 }
 
 result<pg_prepared*> pg_session::prepare(std::string_view sql) {
-    if (auto it = prepared_.find(std::string(sql)); it != prepared_.end())
+    if (auto it = prepared_.find(sql); it != prepared_.end())
         return &it->second;
     if (prepared_.size() >= std::max<std::size_t>(options_.statement_cache_size, 1) &&
         live_statements_ == 0) {

@@ -87,7 +87,13 @@ private:
     PGcancel* cancel_ = nullptr;
     diagnostics own_diag_;
     diagnostics* diag_ = &own_diag_;
-    std::unordered_map<std::string, pg_prepared> prepared_;
+    struct sql_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, pg_prepared, sql_hash, std::equal_to<>> prepared_;
     std::uint64_t generation_ = 1;
     std::uint64_t next_name_ = 1;
     int live_statements_ = 0;
