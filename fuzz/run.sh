@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build/fuzz}
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-fuzz_values fuzz_write_buffer_names fuzz_log_text fuzz_log_batch fuzz_server_request}
+targets=${*:-fuzz_values fuzz_write_buffer_names fuzz_log_text fuzz_log_batch fuzz_postgres_sql fuzz_server_request}
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER=clang++ -DSQLITE_HYBRID_BUILD_FUZZERS=ON \

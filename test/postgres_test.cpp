@@ -244,6 +244,10 @@ TEST(Postgres, QuestionMarksInLiteralsCommentsAndDollarQuotesStayText) {
                                  "SELECT '?' || ?, $$a?b$$, E'\\'?' /* ? */, CAST(?2 AS BIGINT) -- ?\n",
                                  sh::args("x", 5)));
     EXPECT_EQ(r, (std::vector<row>{{"?x", "a?b", "'?", 5}}));
+    // A `?` against a name: the parameter stays a token of its own ($2AS would be junk).
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT CAST(? AS BIGINT)+CAST(?AS BIGINT)",
+                                                      sh::args(1, 2))),
+              std::vector<std::int64_t>{3});
 }
 
 TEST(Postgres, CancellingARunningReadStopsItOnTheServer) {

@@ -92,13 +92,19 @@ std::string postgres_placeholders(std::string_view sql) {
         std::size_t j = i + 1;
         while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j])))
             ++j;
+        // PostgreSQL reads `$` after a letter as part of a name, and letters or `$` right after
+        // $n as junk: a space keeps the parameter a token of its own.
+        if (!out.empty() && (is_word_char(out.back()) || out.back() == '$'))
+            out += ' ';
         if (j > i + 1) {
             out += '$';
             out.append(sql.substr(i + 1, j - i - 1));
-            i = j - 1;
         } else {
             out += '$' + std::to_string(next++);
         }
+        if (j < sql.size() && (is_word_char(sql[j]) || sql[j] == '$'))
+            out += ' ';
+        i = j - 1;
     }
     return out;
 }
