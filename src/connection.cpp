@@ -132,11 +132,11 @@ result<void> connection::apply_pragmas(connection& c, const connection_options& 
     return outcome::success();
 }
 
-result<connection> connection::open_postgres(const std::string& conninfo, open_mode mode,
+result<connection> connection::open_postgres(const std::string& url, open_mode mode,
                                              const connection_options& options,
                                              diagnostics* diag) {
     detail::pg_session_options o;
-    o.conninfo = conninfo;
+    o.conninfo = parse_database_url(url).target;
     o.read_only = mode == open_mode::read_only;
     o.connect_timeout = options.postgres.connect_timeout;
     o.reconnect_backoff_min = options.postgres.reconnect_backoff_min;
@@ -150,7 +150,7 @@ result<connection> connection::open_postgres(const std::string& conninfo, open_m
             *diag = why;
         return session.error();
     }
-    auto state = std::make_unique<detail::connection_state>(nullptr, redact_database_url(conninfo), 0);
+    auto state = std::make_unique<detail::connection_state>(nullptr, redact_database_url(url), 0);
     state->pg = std::move(session).value();
     state->pg->set_diagnostics(&state->diag);
     state->settings.read_only = mode == open_mode::read_only;
@@ -159,8 +159,8 @@ result<connection> connection::open_postgres(const std::string& conninfo, open_m
 
 result<connection> connection::open(const std::string& path, open_mode mode,
                                     const connection_options& options, diagnostics* diag) {
-    if (auto url = parse_database_url(path); url.engine == backend::postgresql)
-        return open_postgres(url.target, mode, options, diag);
+    if (parse_database_url(path).engine == backend::postgresql)
+        return open_postgres(path, mode, options, diag);
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE;
     switch (mode) {
     case open_mode::read_write_create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -19,8 +20,14 @@ bool is_memory_path(const std::string& p) {
            p.find("mode=memory") != std::string::npos;
 }
 
-// Runs one statement through the connection's statement cache.
+// Runs one statement through the connection's statement cache. On PostgreSQL, transaction
+// control goes through the simple query protocol: a server-side prepared statement would be a
+// cache entry to make (and maybe evict) inside a failed transaction, where only ROLLBACK works.
 error_code exec(connection& conn, std::string_view sql) {
+    if (conn.engine() == backend::postgresql) {
+        auto r = conn.execute_script(sql);
+        return r ? error_code() : r.error();
+    }
     auto stmt = conn.prepare(sql);
     if (!stmt)
         return stmt.error();
@@ -174,7 +181,9 @@ error_code database_impl::migrate(diagnostics& diag) {
             (void)exec(conn, "ROLLBACK");
         return ec;
     };
-    if (auto ec = exec(conn, begin_write()))
+    // READ COMMITTED whatever the session's default: the version is read after the lock is
+    // granted, so it sees what another process's migration committed meanwhile.
+    if (auto ec = exec(conn, postgres_ ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN IMMEDIATE"))
         return fail(ec);
     if (postgres_)
         if (auto r = conn.execute_script(postgres_migration_setup); !r)
@@ -342,9 +351,11 @@ error_code database_impl::begin_group(connection& conn, clock::time_point deadli
     if (!postgres_)
         return exec(conn, "BEGIN IMMEDIATE");
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-    // One round trip for both; lock_timeout 0 would mean no limit.
-    auto r = conn.execute_script("BEGIN; SET LOCAL lock_timeout = " +
-                                 std::to_string(std::max<std::int64_t>(1, left.count())));
+    // One round trip for both; lock_timeout 0 would mean no limit, and it is an int.
+    const auto ms = std::clamp<std::int64_t>(left.count(), 1, std::numeric_limits<int>::max());
+    auto r = conn.execute_script("BEGIN; SET LOCAL lock_timeout = " + std::to_string(ms));
+    if (!r && conn.in_transaction())
+        (void)exec(conn, "ROLLBACK");
     return r ? error_code() : r.error();
 }
 
@@ -593,7 +604,10 @@ database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& b
         (void)exec(conn, "ROLLBACK");
         return group_outcome::done;
     }
-    error_code commit = exec(conn, "COMMIT");
+    // PostgreSQL answers COMMIT of a failed transaction with a ROLLBACK, not an error.
+    error_code commit = conn.transaction_failed() ? make_postgres_error("25P02") : exec(conn, "COMMIT");
+    if (commit && conn.transaction_failed())
+        conn.last_diagnostics().message = "the transaction was aborted by a failed statement";
     // A COMMIT that finds the lock busy (readers in rollback-journal mode) leaves the
     // transaction open: the COMMIT is tried again, not the work.
     while (is_lock_error(commit) && conn.in_transaction() && clock::now() < deadline)
@@ -793,6 +807,11 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
     if (routed && postgres_sqlstate(ec) == "25006") {
         // A statement that looked like a read writes (a data-modifying WITH, nextval(), FOR
         // UPDATE): learn it and send it to the writer.
+        if (op->cancellable) { // a cancellation must not reach this reader any more
+            std::lock_guard lock(reader.running_mutex);
+            reader.running = nullptr;
+            op->running_on = nullptr;
+        }
         {
             std::lock_guard lock(route_mutex_);
             read_only_sql_.insert_or_assign(std::string(op->job->routed_sql()), false);

@@ -87,7 +87,6 @@ private:
     void install_cancellation(pending_op& op);
     template <class Ops>
     bool connection_usable(connection& conn, Ops& ops, completion_batch& done);
-    const char* begin_write() const noexcept { return postgres_ ? "BEGIN" : "BEGIN IMMEDIATE"; }
     // A group's transaction. PostgreSQL waits for row locks on the server: its lock_timeout
     // there ends the wait at the group's deadline, as the busy handler does for SQLite.
     error_code begin_group(connection& conn, clock::time_point deadline);

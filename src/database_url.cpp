@@ -1,5 +1,7 @@
 #include <sqlite_hybrid/database_url.hpp>
 
+#include <algorithm>
+
 namespace sqlite_hybrid {
 
 database_url parse_database_url(std::string_view url) {
@@ -25,13 +27,28 @@ std::string redact_database_url(std::string_view url) {
         if (at != std::string::npos && colon != std::string::npos && colon < at)
             out.replace(colon + 1, at - colon - 1, "***");
     }
-    // key=value settings, and ?password=... in a URI
-    for (std::size_t at = out.find("password="); at != std::string::npos;
-         at = out.find("password=", at + 1)) {
-        const auto begin = at + 9;
-        auto end = out.find_first_of(" &", begin);
-        if (end == std::string::npos)
-            end = out.size();
+    // key=value settings (password = 'a b' too), and ?password=... in a URI
+    for (std::size_t at = out.find("password"); at != std::string::npos;
+         at = out.find("password", at + 1)) {
+        std::size_t begin = at + 8;
+        while (begin < out.size() && out[begin] == ' ')
+            ++begin;
+        if (begin >= out.size() || out[begin] != '=')
+            continue;
+        ++begin;
+        while (begin < out.size() && out[begin] == ' ')
+            ++begin;
+        std::size_t end = begin;
+        if (end < out.size() && out[end] == '\'') { // quoted: up to the closing quote
+            for (++end; end < out.size() && out[end] != '\''; ++end)
+                if (out[end] == '\\')
+                    ++end;
+            end = std::min(end + 1, out.size());
+        } else {
+            end = out.find_first_of(" &", begin);
+            if (end == std::string::npos)
+                end = out.size();
+        }
         out.replace(begin, end - begin, "***");
     }
     return out;

@@ -141,7 +141,8 @@ bool postgres_code_matches(const std::string& s, condition c) noexcept {
     case condition::syntax_error: return cls == "42";
     case condition::misuse: return s == "08P01" || s == "42P02";
     case condition::connection_lost:
-        return (cls == "08" && s != "08001") || s == "57P01" || s == "57P02" || s == "57P03";
+        return (cls == "08" && s != "08001" && s != "08P01") || s == "57P01" || s == "57P02" ||
+               s == "57P03";
     default: return false;
     }
 }

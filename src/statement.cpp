@@ -107,6 +107,7 @@ result<void> statement::check_index(int index) {
 result<void> statement::bind(int index, const value& v) {
     if (pg_) {
         BOOST_OUTCOME_TRY(check_index(index));
+        reset(); // the next step runs with this value
         pg_->params[static_cast<std::size_t>(index - 1)] = v;
         return outcome::success();
     }
@@ -165,6 +166,7 @@ result<void> statement::bind_all(std::span<const value> values) {
         return make_error_code(errc::parameter_count);
     }
     if (pg_) {
+        reset();
         std::copy(values.begin(), values.end(), pg_->params.begin());
         return outcome::success();
     }
@@ -202,7 +204,8 @@ error_code statement::run_on_server() {
 
 result<bool> statement::step() {
     if (pg_) {
-        if (!pg_->rows)
+        // As sqlite3_step: after the last row, the next step runs the statement again.
+        if (!pg_->rows || pg_->row >= PQntuples(pg_->rows.get()))
             if (auto ec = run_on_server())
                 return ec;
         return ++pg_->row < PQntuples(pg_->rows.get());

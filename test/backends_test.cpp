@@ -256,6 +256,62 @@ TEST_P(Backends, TheWriteBufferCoalescesAndFlushesWithMultiRowUpserts) {
     EXPECT_EQ(buffer.dead_letters()[0].error, sh::condition::check_violation);
 }
 
+TEST_P(Backends, NumberedAndBarePlaceholdersCountAsSQLiteCountsThem) {
+    auto db = open();
+    using three = std::tuple<std::int64_t, std::int64_t, std::int64_t>;
+    // ?2 names the second value; a bare ? after it takes the third.
+    EXPECT_EQ(run(io_, db.async_query<three>(
+                           "SELECT CAST(?2 AS BIGINT), CAST(? AS BIGINT), CAST(?1 AS BIGINT)",
+                           sh::args(10, 20, 30))),
+              (std::vector<three>{{20, 30, 10}}));
+    // Text without a statement is a misuse on both engines.
+    sh::diagnostics why;
+    auto empty = run(io_, db.async_execute("-- nothing here", {}, why, sh::as_result));
+    EXPECT_EQ(empty.error(), sh::condition::misuse);
+    EXPECT_FALSE(why.message.empty());
+}
+
+TEST_P(Backends, AJobThatIgnoresAFailedStatementDoesNotCommitHalfItsWork) {
+    auto o = options();
+    o.connection.statement_cache_size = 2; // eviction happens, also around failed transactions
+    auto db = open(o);
+    int done = 0;
+    sh::error_code ignoring;
+    // Runs an INSERT that works, one that fails (and ignores that), then another INSERT.
+    auto sloppy = [](sh::connection& c) {
+        (void)c.execute("INSERT INTO kv(k, v) VALUES (100, 'a')");
+        (void)c.execute("INSERT INTO kv(k, v) VALUES (100, 'duplicate')");
+        (void)c.execute("INSERT INTO kv(k, v) VALUES (101, 'b')");
+    };
+    db.async_write(sloppy, [&](sh::error_code ec) {
+        ignoring = ec;
+        ++done;
+    });
+    for (int i = 0; i < 10; ++i) // others in the same group, each with its own SQL text
+        db.async_execute("INSERT INTO kv(k, v) VALUES ($1, 'x" + std::to_string(i) + "')",
+                         sh::args(i), [&](sh::error_code ec, sh::execute_result) {
+                             EXPECT_FALSE(ec) << ec.message();
+                             ++done;
+                         });
+    run(io_, sh::test::until(io_, [&] { return done == 11; }));
+    if (GetParam() == sh::backend::postgresql) {
+        // The failed statement aborted the transaction: the job fails, none of its rows stay.
+        EXPECT_EQ(sh::postgres_sqlstate(ignoring), "25P02") << ignoring.message();
+        EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv WHERE k >= 100")),
+                  std::vector<std::int64_t>{0});
+    } else {
+        // SQLite undoes only the failed statement; the job's other rows commit.
+        EXPECT_FALSE(ignoring);
+        EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv WHERE k >= 100")),
+                  std::vector<std::int64_t>{2});
+    }
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv WHERE k < 100")),
+              std::vector<std::int64_t>{10});
+    // The connection is not wedged: more work goes through.
+    for (int i = 0; i < 5; ++i)
+        run(io_, db.async_execute("UPDATE kv SET v = 'y' WHERE k = " + std::to_string(i)));
+}
+
 TEST_P(Backends, AClosedDatabaseRefusesWork) {
     auto db = open();
     run(io_, db.async_close());

@@ -6,6 +6,7 @@
 #include <sqlite_hybrid/as_result.hpp>
 #include <sqlite_hybrid/database.hpp>
 #include <sqlite_hybrid/retry.hpp>
+#include <sqlite_hybrid/write_buffer.hpp>
 
 #include <gtest/gtest.h>
 
@@ -55,6 +56,8 @@ TEST(DatabaseUrl, NamesTellTheEnginesApart) {
               "postgresql:host=h password=*** dbname=d");
     EXPECT_EQ(sh::redact_database_url("postgresql://u@h/d?password=secret&x=1"),
               "postgresql://u@h/d?password=***&x=1");
+    EXPECT_EQ(sh::redact_database_url("postgresql:host=h password = 'a b\\' c' dbname=d"),
+              "postgresql:host=h password = *** dbname=d");
     EXPECT_EQ(sh::redact_database_url("a:b@c.db"), "a:b@c.db"); // a file name stays
 }
 
@@ -187,6 +190,40 @@ TEST(Postgres, ARowLockHeldPastTheDeadlineEndsInDatabaseBusyAndLosesNothing) {
     run(t.io, db.async_execute("UPDATE counter SET n = n + 1 WHERE id = 1"));
     EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter")),
               std::vector<std::int64_t>{101});
+}
+
+TEST(Postgres, KeyValueSettingsWorkAndTheirPasswordIsNotShown) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    // postgresql://sqlh:sqlh@127.0.0.1:PORT/sqlh as key=value settings
+    const auto port = url.substr(url.rfind(':') + 1, url.rfind('/') - url.rfind(':') - 1);
+    const std::string settings =
+        "postgresql:host=127.0.0.1 port=" + port + " user=sqlh password=sqlh dbname=sqlh";
+    auto c = sh::connection::open(settings, sh::open_mode::read_write, {});
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c.value().path().find("password=sqlh"), std::string::npos) << c.value().path();
+    EXPECT_EQ(c.value().query_one<int>("SELECT 1").value(), std::optional<int>(1));
+}
+
+TEST(Postgres, UniqueIndexesWithIncludedColumnsKeyOnTheirKeyColumns) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url);
+    t.o.migrations.push_back(
+        "CREATE TABLE person(id BIGINT PRIMARY KEY, email TEXT NOT NULL, name TEXT);"
+        "CREATE UNIQUE INDEX person_email ON person(email) INCLUDE (name)");
+    t.o.lock_timeout = std::chrono::hours(24 * 365); // more than lock_timeout's int holds
+    auto db = t.open();
+    sh::write_buffer_options bo;
+    bo.log = sh::null_logger();
+    sh::write_buffer buffer(db, bo);
+    run(t.io, buffer.async_start());
+    ASSERT_FALSE(buffer.buffer_upsert("person", {{"id", 1}, {"email", "a@x"}, {"name", "A"}}, {"email"}));
+    run(t.io, buffer.async_force_flush());
+    ASSERT_FALSE(buffer.buffer_upsert("person", {{"id", 1}, {"email", "a@x"}, {"name", "B"}}, {"email"}));
+    run(t.io, buffer.async_force_flush());
+    EXPECT_EQ(run(t.io, db.async_query<std::string>("SELECT name FROM person")),
+              std::vector<std::string>{"B"});
+    EXPECT_TRUE(run(t.io, buffer.async_stop()).unwritten.empty());
+    EXPECT_TRUE(buffer.dead_letters().empty());
 }
 
 TEST(Postgres, AWrongPasswordFailsQuicklyAndSaysWhy) {

@@ -110,7 +110,7 @@ public:
 private:
     explicit connection(std::unique_ptr<detail::connection_state> state) noexcept;
     static result<void> apply_pragmas(connection& c, const connection_options& o, bool read_only);
-    static result<connection> open_postgres(const std::string& conninfo, open_mode mode,
+    static result<connection> open_postgres(const std::string& url, open_mode mode,
                                             const connection_options& options,
                                             diagnostics* diag);
 

@@ -2,6 +2,8 @@
 
 #include <sqlite_hybrid/error.hpp>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <charconv>
 #include <thread>
@@ -99,12 +101,16 @@ error_code pg_session::open(diagnostics& diag) {
         return make_postgres_error("08001");
     }
     PQsetErrorVerbosity(conn_, PQERRORS_DEFAULT);
-    std::string setup = "SET client_min_messages = warning;";
+    // The text forms the row reader expects, whatever the server's or role's defaults.
+    std::string setup = "SET client_min_messages = warning; SET bytea_output = hex;"
+                        "SET extra_float_digits = 3;";
     if (options_.read_only)
         setup += "SET default_transaction_read_only = on;";
     setup += options_.session_sql;
     if (auto r = execute_script(setup); !r) {
+        // Not half set up: without its settings the session must not be used.
         diag = *diag_;
+        PQfinish(std::exchange(conn_, nullptr));
         return r.error();
     }
     std::lock_guard lock(cancel_mutex_);
@@ -117,26 +123,29 @@ error_code pg_session::ensure_connected() {
     if (conn_ && PQstatus(conn_) == CONNECTION_OK)
         return {};
     const auto now = clock::now();
+    // Jobs see connection_lost (08006) until a reconnect succeeds, with the reason.
     if (now < next_reconnect_) {
-        diag_->message = "the connection to PostgreSQL was lost; next attempt to reconnect in " +
+        diag_->message = "the connection to PostgreSQL was lost (" + last_connect_failure_ +
+                         "); next attempt to reconnect in " +
                          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             next_reconnect_ - now)
                                             .count()) +
                          " ms";
-        return last_connect_error_ ? last_connect_error_ : make_postgres_error("08006");
+        return make_postgres_error("08006");
     }
     diagnostics why;
     if (auto ec = open(why)) {
         backoff_ = std::clamp(backoff_ * 2, options_.reconnect_backoff_min,
                               options_.reconnect_backoff_max);
         next_reconnect_ = clock::now() + backoff_;
-        last_connect_error_ = ec;
-        *diag_ = why;
-        return ec;
+        last_connect_failure_ = why.message;
+        diag_->message = "the connection to PostgreSQL was lost and reconnecting failed: " +
+                         why.message;
+        return make_postgres_error("08006");
     }
     backoff_ = {};
     next_reconnect_ = {};
-    last_connect_error_ = {};
+    last_connect_failure_.clear();
     return {};
 }
 
@@ -149,11 +158,17 @@ error_code pg_session::lost(std::string_view sql) {
 
 error_code pg_session::fail(const PGresult* r, std::string_view sql) {
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    if (state == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-        // No SQLSTATE: libpq's own failure, which here means the connection is gone. A server
-        // that ended the session (pg_terminate_backend) says so first: keep its code.
+    if (PQstatus(conn_) != CONNECTION_OK) {
+        // The connection is gone. A server that ended the session (pg_terminate_backend) says
+        // so first: keep its code.
         if (state == nullptr || std::string_view(state).substr(0, 2) != "57")
             return lost(sql);
+    }
+    if (state == nullptr) { // libpq's own failure on a working connection
+        diag_->message = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+        diag_->sql = std::string(sql);
+        diag_->error_offset = -1;
+        return make_postgres_error("XX000");
     }
     diag_->message = trimmed(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
     if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL))
@@ -191,8 +206,9 @@ result<pg_prepared*> pg_session::prepare(std::string_view sql) {
     if (auto it = prepared_.find(sql); it != prepared_.end())
         return &it->second;
     if (prepared_.size() >= std::max<std::size_t>(options_.statement_cache_size, 1) &&
-        live_statements_ == 0) {
-        // Simpler than an LRU on the server's side, and only when nothing holds a statement.
+        live_statements_ == 0 && PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+        // Simpler than an LRU on the server's side, and only when nothing holds a statement
+        // (and outside transactions, where a failed one would refuse it).
         if (auto r = execute_script("DEALLOCATE ALL"); !r)
             return r.error();
         prepared_.clear();
@@ -215,6 +231,10 @@ result<pg_result> pg_session::run(pg_prepared& p, std::span<const value> params)
     pg_result r(PQexecPrepared(conn_, p.name.c_str(), static_cast<int>(params.size()),
                                b.values.data(), b.lengths.data(), b.formats.data(), 0));
     const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (status == PGRES_EMPTY_QUERY) { // as SQLite answers text without a statement
+        *diag_ = {"no SQL statement in the text (empty, or only comments)", -1, p.sql};
+        return make_sqlite_error(SQLITE_MISUSE);
+    }
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         return fail(r.get(), p.sql);
     return r;
@@ -234,7 +254,7 @@ void pg_session::interrupt() noexcept {
 }
 
 void pg_session::clear_statement_cache() noexcept {
-    if (live_statements_ == 0 && !prepared_.empty()) {
+    if (live_statements_ == 0 && !prepared_.empty() && PQtransactionStatus(conn_) == PQTRANS_IDLE) {
         (void)execute_script("DEALLOCATE ALL");
         prepared_.clear();
     }

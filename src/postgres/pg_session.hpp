@@ -99,7 +99,7 @@ private:
     int live_statements_ = 0;
     std::chrono::steady_clock::time_point next_reconnect_{};
     std::chrono::milliseconds backoff_{0};
-    error_code last_connect_error_;
+    std::string last_connect_failure_;
 };
 
 // SQL text for PostgreSQL: `?` placeholders (outside literals, identifiers and comments)

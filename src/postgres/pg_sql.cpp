@@ -1,6 +1,8 @@
 #include "pg_session.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <string>
 
 namespace sqlite_hybrid::detail {
 
@@ -19,8 +21,22 @@ std::size_t skip_quoted(std::string_view s, std::size_t i) noexcept {
     };
     if (c == '-' && i + 1 < s.size() && s[i + 1] == '-')
         return until("\n", i + 2);
-    if (c == '/' && i + 1 < s.size() && s[i + 1] == '*')
-        return until("*/", i + 2);
+    if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') { // comments nest in PostgreSQL
+        int depth = 1;
+        std::size_t j = i + 2;
+        while (j < s.size() && depth > 0) {
+            if (s.compare(j, 2, "/*") == 0) {
+                ++depth;
+                j += 2;
+            } else if (s.compare(j, 2, "*/") == 0) {
+                --depth;
+                j += 2;
+            } else {
+                ++j;
+            }
+        }
+        return j - i;
+    }
     if (c == '\'' || c == '"') {
         // E'...' strings escape with backslashes; every kind doubles its quote.
         const bool backslashes = c == '\'' && i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') &&
@@ -97,8 +113,11 @@ std::string postgres_placeholders(std::string_view sql) {
         if (!out.empty() && (is_word_char(out.back()) || out.back() == '$'))
             out += ' ';
         if (j > i + 1) {
-            out += '$';
-            out.append(sql.substr(i + 1, j - i - 1));
+            // As SQLite numbers them: a bare ? after ?NNN takes NNN + 1.
+            const std::string digits(sql.substr(i + 1, j - i - 1));
+            out += '$' + digits;
+            if (digits.size() < 9)
+                next = std::max(next, std::stoi(digits) + 1);
         } else {
             out += '$' + std::to_string(next++);
         }

@@ -66,15 +66,18 @@ result<schema> load_postgres_schema(connection& conn) {
             t.column_order.emplace(folded, number);
             by_number.emplace(number, folded);
         }
-        BOOST_OUTCOME_TRY(auto indexes, conn.query<std::string>(
-                                            "SELECT indkey::text FROM pg_index"
+        // Indexes ON CONFLICT can name: unique, immediate, not partial, no expressions; their
+        // key columns are the first indnkeyatts (the rest are INCLUDE columns).
+        BOOST_OUTCOME_TRY(auto indexes, conn.query<std::tuple<std::string, int>>(
+                                            "SELECT indkey::text, indnkeyatts::int FROM pg_index"
                                             " WHERE indrelid = $1::bigint::oid AND indisunique"
-                                            " AND indpred IS NULL AND indexprs IS NULL",
+                                            " AND indimmediate AND indpred IS NULL"
+                                            " AND indexprs IS NULL",
                                             oid));
-        for (const auto& numbers : indexes) { // "1 3": column numbers
+        for (const auto& [numbers, key_columns] : indexes) { // "1 3": column numbers
             std::vector<std::string> key;
             std::istringstream in(numbers);
-            for (int n = 0; in >> n;)
+            for (int n = 0, i = 0; i < key_columns && in >> n; ++i)
                 if (auto it = by_number.find(n); it != by_number.end())
                     key.push_back(it->second);
             std::sort(key.begin(), key.end());
