@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <optional>
 
 namespace sh = sqlite_hybrid;
@@ -18,6 +20,17 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using sh::test::run;
 using sh::test::temp_dir;
+
+// A row type described for the row reader.
+struct kv_item {
+    std::int64_t k = 0;
+    std::string v;
+    std::optional<double> x;
+    friend bool operator==(const kv_item&, const kv_item&) = default;
+};
+template <> struct sqlite_hybrid::row_traits<kv_item> {
+    static constexpr auto members = std::make_tuple(&kv_item::k, &kv_item::v, &kv_item::x);
+};
 
 namespace {
 
@@ -310,6 +323,58 @@ TEST_P(Backends, AJobThatIgnoresAFailedStatementDoesNotCommitHalfItsWork) {
     // The connection is not wedged: more work goes through.
     for (int i = 0; i < 5; ++i)
         run(io_, db.async_execute("UPDATE kv SET v = 'y' WHERE k = " + std::to_string(i)));
+}
+
+TEST_P(Backends, AReadJobSeesOneSnapshotWhileWritesCommit) {
+    auto db = open();
+    run(io_, db.async_execute("INSERT INTO kv(k, v) VALUES (1, 'a')"));
+    std::promise<void> counted_once, written;
+    auto write_done = written.get_future().share();
+    std::atomic<bool> first_count{false};
+    std::optional<std::pair<std::int64_t, std::int64_t>> counts;
+    db.async_read(
+        [&, write_done](sh::connection& c) -> sh::result<std::pair<std::int64_t, std::int64_t>> {
+            BOOST_OUTCOME_TRY(auto before, c.query_one<std::int64_t>("SELECT count(*) FROM kv"));
+            first_count = true;
+            if (write_done.wait_for(std::chrono::seconds(20)) != std::future_status::ready)
+                return sh::errc::closed;
+            BOOST_OUTCOME_TRY(auto after, c.query_one<std::int64_t>("SELECT count(*) FROM kv"));
+            return std::pair{before.value_or(-1), after.value_or(-1)};
+        },
+        [&](sh::error_code ec, std::pair<std::int64_t, std::int64_t> r) {
+            EXPECT_FALSE(ec) << ec.message();
+            counts = r;
+        });
+    run(io_, sh::test::until(io_, [&] { return first_count.load(); }));
+    run(io_, db.async_execute("INSERT INTO kv(k, v) VALUES (2, 'b')")); // committed meanwhile
+    written.set_value();
+    run(io_, sh::test::until(io_, [&] { return counts.has_value(); }));
+    EXPECT_EQ(counts->first, 1);
+    EXPECT_EQ(counts->second, 1); // the snapshot the job began with
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv")),
+              std::vector<std::int64_t>{2});
+}
+
+TEST_P(Backends, MaintenanceRunsOutsideTransactionsAndStructsReadAsRows) {
+    auto db = open();
+    auto outside = run(io_, db.async_maintenance([](sh::connection& c) -> sh::result<bool> {
+        const bool in_transaction = c.in_transaction();
+        BOOST_OUTCOME_TRY(c.execute_script("CREATE INDEX kv_by_v ON kv(v); CREATE INDEX kv_by_x ON kv(x)"));
+        return in_transaction;
+    }));
+    EXPECT_FALSE(outside);
+    run(io_, db.async_execute("INSERT INTO kv(k, v, x) VALUES (1, 'one', 0.5), (2, 'two', NULL)"));
+    EXPECT_EQ(run(io_, db.async_query<kv_item>("SELECT k, v, x FROM kv ORDER BY k")),
+              (std::vector<kv_item>{{1, "one", 0.5}, {2, "two", std::nullopt}}));
+    auto one = run(io_, db.async_read([](sh::connection& c) {
+        return c.query_one<kv_item>("SELECT k, v, x FROM kv WHERE v = $1", "two");
+    }));
+    ASSERT_TRUE(one.has_value());
+    EXPECT_EQ(one->k, 2);
+    auto none = run(io_, db.async_read([](sh::connection& c) {
+        return c.query_one<kv_item>("SELECT k, v, x FROM kv WHERE v = $1", "three");
+    }));
+    EXPECT_FALSE(none.has_value());
 }
 
 TEST_P(Backends, AClosedDatabaseRefusesWork) {
