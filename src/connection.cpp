@@ -142,6 +142,7 @@ result<connection> connection::open_postgres(const std::string& url, open_mode m
     o.reconnect_backoff_min = options.postgres.reconnect_backoff_min;
     o.reconnect_backoff_max = options.postgres.reconnect_backoff_max;
     o.session_sql = options.postgres.session_sql;
+    o.health_check_after = options.postgres.health_check_after;
     o.statement_cache_size = options.statement_cache_size;
     diagnostics why;
     auto session = detail::pg_session::connect(std::move(o), why);

@@ -14,6 +14,7 @@
 #include <boost/asio/bind_executor.hpp>
 
 #include <latch>
+#include <thread>
 #include <mutex>
 
 namespace sh = sqlite_hybrid;
@@ -105,6 +106,21 @@ TEST(Postgres, ADroppedConnectionIsReportedAndThePoolRecovers) {
     run(t.io, db.async_execute("INSERT INTO counter VALUES (2, 1)"));
     EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter WHERE id = 2")),
               std::vector<std::int64_t>{1});
+}
+
+TEST(Postgres, AConnectionDroppedWhileIdleIsFoundBeforeTheNextJob) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 1);
+    t.o.connection.postgres.health_check_after = 50ms;
+    auto db = t.open();
+    const auto reader = run(t.io, db.async_query<std::int64_t>("SELECT pg_backend_pid()"));
+    ASSERT_EQ(reader.size(), 1u);
+    sh::test::postgres_admin(url, "SELECT pg_terminate_backend(" + std::to_string(reader[0]) + ")");
+    std::this_thread::sleep_for(100ms); // idle past health_check_after
+    // No error for the caller: the probe finds the connection gone, and it connects again.
+    const auto again = run(t.io, db.async_query<std::int64_t>("SELECT pg_backend_pid()"));
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_NE(again[0], reader[0]);
 }
 
 TEST(Postgres, SerializationFailuresAreRetriedByWithRetry) {

@@ -52,6 +52,9 @@ struct postgres_options {
     std::chrono::milliseconds reconnect_backoff_max{std::chrono::seconds(5)};
     // Run on every (re)connect, e.g. "SET statement_timeout = '30s'".
     std::string session_sql;
+    // A connection unused for this long is probed (one round trip) before its next job, so
+    // that a server restarted meanwhile costs a reconnect instead of a failed job. 0: never.
+    std::chrono::milliseconds health_check_after{std::chrono::seconds(30)};
 };
 
 // Applied at open in this order: busy_timeout, journal_mode (writer only), synchronous,

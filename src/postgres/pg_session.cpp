@@ -119,8 +119,24 @@ error_code pg_session::open(diagnostics& diag) {
     return {};
 }
 
+bool pg_session::healthy() {
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK)
+        return false;
+    const auto now = clock::now();
+    const auto idle = now - last_checked_;
+    last_checked_ = now;
+    if (options_.health_check_after.count() <= 0 || idle < options_.health_check_after ||
+        PQtransactionStatus(conn_) != PQTRANS_IDLE)
+        return true;
+    // Idle for long: a server restarted meanwhile shows only when the connection is used.
+    // An empty query costs one round trip and answers PGRES_EMPTY_QUERY when all is well.
+    pg_result probe(PQexec(conn_, ""));
+    return probe && PQresultStatus(probe.get()) == PGRES_EMPTY_QUERY &&
+           PQstatus(conn_) == CONNECTION_OK;
+}
+
 error_code pg_session::ensure_connected() {
-    if (conn_ && PQstatus(conn_) == CONNECTION_OK)
+    if (healthy())
         return {};
     const auto now = clock::now();
     // Jobs see connection_lost (08006) until a reconnect succeeds, with the reason.
@@ -146,6 +162,7 @@ error_code pg_session::ensure_connected() {
     backoff_ = {};
     next_reconnect_ = {};
     last_connect_failure_.clear();
+    last_checked_ = clock::now();
     return {};
 }
 

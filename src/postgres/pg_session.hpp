@@ -41,6 +41,7 @@ struct pg_session_options {
     std::chrono::milliseconds reconnect_backoff_min{100};
     std::chrono::milliseconds reconnect_backoff_max{std::chrono::seconds(5)};
     std::string session_sql; // run after every (re)connect, e.g. SET statements
+    std::chrono::milliseconds health_check_after{std::chrono::seconds(30)}; // 0: never
     std::size_t statement_cache_size = 64;
 };
 
@@ -77,6 +78,7 @@ public:
 private:
     explicit pg_session(pg_session_options options) : options_(std::move(options)) {}
     error_code open(diagnostics& diag);
+    bool healthy(); // probes the server when the connection has been idle for long
     error_code fail(const PGresult* r, std::string_view sql);
     error_code lost(std::string_view sql);
     error_code prepare_on_server(pg_prepared& p);
@@ -98,6 +100,7 @@ private:
     std::uint64_t next_name_ = 1;
     int live_statements_ = 0;
     std::chrono::steady_clock::time_point next_reconnect_{};
+    std::chrono::steady_clock::time_point last_checked_ = std::chrono::steady_clock::now();
     std::chrono::milliseconds backoff_{0};
     std::string last_connect_failure_;
 };
