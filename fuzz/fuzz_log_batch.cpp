@@ -2,6 +2,7 @@
 // foreign file) end the reading cleanly and never crash, and whatever decodes encodes again into
 // a BLOB that decodes to the same entries, with a summary (count, time range, levels, loggers)
 // that matches them.
+#include "fuzz_check.hpp"
 #include "log_batch_codec.hpp"
 
 #include <cstddef>
@@ -15,13 +16,6 @@
 namespace detail = sqlite_hybrid::detail;
 
 namespace {
-
-void check(bool ok, const char* what) {
-    if (ok)
-        return;
-    std::fprintf(stderr, "check failed: %s\n", what);
-    std::abort();
-}
 
 bool same(const detail::log_entry_view& a, const detail::log_entry_view& b) {
     return a.index == b.index && a.ts == b.ts && a.level == b.level && a.logger == b.logger &&

@@ -1,6 +1,7 @@
 // The text forms of the log viewer's filters (--since, --until, --level) and the JSON strings
 // it prints: arbitrary input must parse or be refused, never crash, and what parses must come
 // back the same through its printed form.
+#include "fuzz_check.hpp"
 #include <sqlite_hybrid/log_entry.hpp>
 #include <sqlite_hybrid/log_filter.hpp>
 
@@ -12,11 +13,6 @@
 namespace sh = sqlite_hybrid;
 
 namespace {
-
-void check(bool ok) {
-    if (!ok)
-        std::abort();
-}
 
 // Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view s) {

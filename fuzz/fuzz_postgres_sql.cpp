@@ -2,6 +2,7 @@
 // outside literals, quoted names, comments and dollar quotes. On arbitrary text it must not
 // crash, a rewrite must be stable (rewriting its output changes nothing), every `?` it replaces
 // becomes a $n, and text without `?` comes back as it was.
+#include "fuzz_check.hpp"
 #include "pg_session.hpp"
 
 #include <cstddef>
@@ -12,11 +13,6 @@
 namespace detail = sqlite_hybrid::detail;
 
 namespace {
-
-void check(bool ok) {
-    if (!ok)
-        std::abort();
-}
 
 std::size_t count(std::string_view s, char c) {
     std::size_t n = 0;

@@ -2,6 +2,7 @@
 // through Beast's parser with the server's limits, then through the target and body parsing
 // the routes do. Nothing may crash, and what the parsers accept must be within the limits the
 // routes rely on.
+#include "fuzz_check.hpp"
 #include "item_json.hpp"
 #include "request_target.hpp"
 #include "server_options.hpp"
@@ -19,13 +20,6 @@
 namespace http = boost::beast::http;
 
 namespace {
-
-void check(bool ok, const char* what) {
-    if (ok)
-        return;
-    std::fprintf(stderr, "check failed: %s\n", what);
-    std::abort();
-}
 
 // Feeds everything, as a socket would in pieces, until the parser is done or refuses.
 bool parse(http::request_parser<http::string_body>& parser, const std::uint8_t* data,

@@ -2,6 +2,7 @@
 // included) and blobs, bound to a statement and read back, as dynamic values and as typed
 // columns. What goes in must come out (NaN excepted: SQLite binds it as NULL), and reading a
 // column as the wrong type must fail with an error, never crash.
+#include "fuzz_check.hpp"
 #include <sqlite_hybrid/connection.hpp>
 
 #include <cstddef>
@@ -67,11 +68,6 @@ sh::value expected(const sh::value& v) {
     if (v.type() == sh::value_type::real && v.as_double() != v.as_double())
         return sh::null; // NaN
     return v;
-}
-
-void check(bool ok) {
-    if (!ok)
-        std::abort();
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // write the buffer accepts must name a real table, real columns and a unique key (SQLite's
 // names fold ASCII case only), and flushing what it accepted must never fail: names that are
 // not in the schema never reach SQL, and the ones that do are quoted.
+#include "fuzz_check.hpp"
 #include <sqlite_hybrid/database.hpp>
 #include <sqlite_hybrid/write_buffer.hpp>
 
@@ -24,13 +25,6 @@ namespace sh = sqlite_hybrid;
 namespace asio = boost::asio;
 
 namespace {
-
-void check(bool ok, const std::string& what) {
-    if (ok)
-        return;
-    std::fprintf(stderr, "check failed: %s\n", what.c_str());
-    std::abort();
-}
 
 std::string fold(std::string_view s) {
     std::string out(s);

@@ -158,10 +158,12 @@ result<connection> connection::open_postgres(const std::string& url, open_mode m
     return connection(std::move(state));
 }
 
-result<connection> connection::open(const std::string& path, open_mode mode,
+result<connection> connection::open(const std::string& name, open_mode mode,
                                     const connection_options& options, diagnostics* diag) {
-    if (parse_database_url(path).engine == backend::postgresql)
-        return open_postgres(path, mode, options, diag);
+    auto url = parse_database_url(name);
+    if (url.engine == backend::postgresql)
+        return open_postgres(name, mode, options, diag);
+    const std::string& path = url.target;
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE;
     switch (mode) {
     case open_mode::read_write_create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
@@ -254,7 +256,7 @@ bool connection::in_transaction() const noexcept {
     return state_->pg ? state_->pg->in_transaction() : !sqlite3_get_autocommit(state_->db);
 }
 bool connection::transaction_failed() const noexcept {
-    return state_->pg && PQtransactionStatus(state_->pg->native_handle()) == PQTRANS_INERROR;
+    return state_->pg && state_->pg->transaction_failed();
 }
 result<void> connection::check_connection() {
     if (state_->pg)

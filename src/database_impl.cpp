@@ -96,12 +96,9 @@ constexpr const char* postgres_migration_setup =
     "CREATE TABLE IF NOT EXISTS sqlite_hybrid_schema (version bigint NOT NULL)";
 
 database_impl::database_impl(asio::any_io_executor io, std::string path, database_options options)
-    : io_(std::move(io)), path_(parse_database_url(path).engine == backend::postgresql
-                                    ? path
-                                    : parse_database_url(path).target),
-      display_path_(redact_database_url(path_)),
-      postgres_(parse_database_url(path).engine == backend::postgresql),
-      options_(std::move(options)),
+    : io_(std::move(io)), postgres_(parse_database_url(path).engine == backend::postgresql),
+      path_(postgres_ ? path : parse_database_url(path).target),
+      display_path_(redact_database_url(path_)), options_(std::move(options)),
       log_(options_.log ? options_.log : default_logger()),
       own_pool_(options_.pool ? nullptr
                               : std::make_unique<asio::thread_pool>(default_pool_threads(
@@ -804,14 +801,14 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
         ec = run_job(conn, *op);
     if (own_snapshot && conn.in_transaction())
         (void)exec(conn, ec ? "ROLLBACK" : "COMMIT");
+    if (op->cancellable) { // a cancellation must not reach this reader any more
+        std::lock_guard lock(reader.running_mutex);
+        reader.running = nullptr;
+        op->running_on = nullptr;
+    }
     if (routed && postgres_sqlstate(ec) == "25006") {
         // A statement that looked like a read writes (a data-modifying WITH, nextval(), FOR
         // UPDATE): learn it and send it to the writer.
-        if (op->cancellable) { // a cancellation must not reach this reader any more
-            std::lock_guard lock(reader.running_mutex);
-            reader.running = nullptr;
-            op->running_on = nullptr;
-        }
         {
             std::lock_guard lock(route_mutex_);
             read_only_sql_.insert_or_assign(std::string(op->job->routed_sql()), false);
@@ -820,11 +817,6 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
         op->kind = job_kind::write;
         enqueue_write(std::move(op));
         return;
-    }
-    if (op->cancellable) {
-        std::lock_guard lock(reader.running_mutex);
-        reader.running = nullptr;
-        op->running_on = nullptr;
     }
     if (ec && op->cancel_requested && ec == condition::interrupted)
         ec = asio::error::operation_aborted;

@@ -96,9 +96,9 @@ private:
     }
 
     asio::any_io_executor io_;
+    bool postgres_ = false;
     std::string path_;         // what connections open: a file name, or a PostgreSQL URL
     std::string display_path_; // without a password
-    bool postgres_ = false;
     database_options options_;
     logger log_;
     std::unique_ptr<asio::thread_pool> own_pool_;

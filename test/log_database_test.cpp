@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <utility>
 
 namespace sh = sqlite_hybrid;
 namespace asio = boost::asio;
@@ -36,6 +37,30 @@ using sh::test::run;
 using sh::test::temp_dir;
 
 namespace {
+
+// Another connection holding the file's write lock (BEGIN EXCLUSIVE) until release().
+class write_lock_holder {
+public:
+    explicit write_lock_holder(const std::string& path) {
+        locked_ = sqlite3_open(path.c_str(), &db_) == SQLITE_OK &&
+                  sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK;
+    }
+    write_lock_holder(const write_lock_holder&) = delete;
+    write_lock_holder& operator=(const write_lock_holder&) = delete;
+    ~write_lock_holder() { sqlite3_close(db_); }
+
+    bool locked() const noexcept { return locked_; }
+    // Ends the transaction with `end` (COMMIT, or ROLLBACK, which writes no page) and closes.
+    bool release(const char* end) {
+        const bool ok = sqlite3_exec(db_, end, nullptr, nullptr, nullptr) == SQLITE_OK;
+        sqlite3_close(std::exchange(db_, nullptr));
+        return ok;
+    }
+
+private:
+    sqlite3* db_ = nullptr;
+    bool locked_ = false;
+};
 
 // Waits (running `io`) until `done()` holds, for at most five seconds.
 template <class Predicate> bool eventually(asio::io_context& io, Predicate done) {
@@ -598,9 +623,8 @@ TEST_F(LogDatabase, TheConstructorReturnsAtOnceWhileTheFileIsLockedAndLogsWaitMe
         run(io, first.async_stop());
     }
     // Another connection holds the write lock for longer than an open attempt waits for it.
-    sqlite3* holder = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &holder), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    write_lock_holder holder(path);
+    ASSERT_TRUE(holder.locked());
     options.database_settings.open_timeout = 100ms;
     options.database_settings.connection.busy_timeout = 20ms;
     options.retry_interval = 20ms;
@@ -624,8 +648,7 @@ TEST_F(LogDatabase, TheConstructorReturnsAtOnceWhileTheFileIsLockedAndLogsWaitMe
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_NE(reports.lines()[0].find("cannot open"), std::string::npos) << reports.lines()[0];
 
-    ASSERT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(holder);
+    ASSERT_TRUE(holder.release("COMMIT"));
     EXPECT_TRUE(eventually(io, [&] { return logs.metrics().written == 10; }));
     EXPECT_TRUE(logs.metrics().open);
     EXPECT_EQ(count_log_rows(path, sh::test::message_is("logged before the file is open")), 10);
@@ -640,16 +663,14 @@ TEST_F(LogDatabase, AFailureWithNothingBufferedEndsWhenTheFileOpensAndTheFlusher
         sh::log_database first(io.get_executor(), path, options);
         run(io, first.async_stop());
     }
-    sqlite3* holder = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &holder), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    write_lock_holder holder(path);
+    ASSERT_TRUE(holder.locked());
     options.database_settings.open_timeout = 50ms;
     options.database_settings.connection.busy_timeout = 10ms;
     options.retry_interval = 20ms;
     sh::log_database logs(io.get_executor(), path, options);
     EXPECT_TRUE(eventually(io, [&] { return logs.metrics().failures >= 1; }));
-    ASSERT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(holder);
+    ASSERT_TRUE(holder.release("COMMIT"));
 
     EXPECT_TRUE(eventually(io, [&] { return logs.metrics().open && !logs.metrics().failing; }));
     EXPECT_EQ(reports.size(), 2u); // the failure, the recovery
@@ -680,9 +701,8 @@ TEST_F(LogDatabase, ADeletedFileIsReplacedByANewOneWithoutBlockingTheCaller) {
 
     // Another connection creates the path again and locks it before its first page exists:
     // the log database must wait for it on its pool, while the caller's thread goes on.
-    sqlite3* holder = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &holder), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    write_lock_holder holder(path);
+    ASSERT_TRUE(holder.locked());
     logs.log(sh::log_level::warn, "a", "into the new file");
     logs.writer().request_flush();
     EXPECT_TRUE(eventually(io, [&] { return logs.metrics().reopens == 1; }));
@@ -691,8 +711,7 @@ TEST_F(LogDatabase, ADeletedFileIsReplacedByANewOneWithoutBlockingTheCaller) {
     // waited here instead, it would have given up, and the file would have got its first page
     // without the log database's settings (16 KiB pages). ROLLBACK writes no page (COMMIT
     // would).
-    ASSERT_EQ(sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(holder);
+    ASSERT_TRUE(holder.release("ROLLBACK"));
 
     run(io, logs.async_flush());
     const auto m = logs.metrics();

@@ -2,6 +2,7 @@
 // passwords and unreachable hosts, SQL that reads but writes, and the URL forms.
 #include "support/postgres.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 #include <sqlite_hybrid/as_result.hpp>
 #include <sqlite_hybrid/database.hpp>
@@ -13,6 +14,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 
+#include <filesystem>
 #include <latch>
 #include <thread>
 #include <mutex>
@@ -60,6 +62,13 @@ TEST(DatabaseUrl, NamesTellTheEnginesApart) {
     EXPECT_EQ(sh::redact_database_url("postgresql:host=h password = 'a b\\' c' dbname=d"),
               "postgresql:host=h password = *** dbname=d");
     EXPECT_EQ(sh::redact_database_url("a:b@c.db"), "a:b@c.db"); // a file name stays
+
+    // connection::open reads the same names: sqlite:///abs/path is the file /abs/path.
+    sh::test::temp_dir dir;
+    auto c = sh::connection::open("sqlite://" + dir.file("u.db"), sh::open_mode::read_write_create, {});
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c.value().engine(), sh::backend::sqlite);
+    EXPECT_TRUE(std::filesystem::exists(dir.file("u.db")));
 }
 
 TEST(Postgres, ADroppedConnectionIsReportedAndThePoolRecovers) {

@@ -262,6 +262,10 @@ bool pg_session::in_transaction() const noexcept {
     return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
 }
 
+bool pg_session::transaction_failed() const noexcept {
+    return PQtransactionStatus(conn_) == PQTRANS_INERROR;
+}
+
 void pg_session::interrupt() noexcept {
     std::lock_guard lock(cancel_mutex_);
     if (cancel_) {

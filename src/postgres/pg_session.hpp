@@ -62,6 +62,7 @@ public:
     result<void> execute_script(std::string_view sql);
 
     bool in_transaction() const noexcept;
+    bool transaction_failed() const noexcept; // only ROLLBACK is accepted now
     void interrupt() noexcept; // from any thread: asks the server to cancel the running query
     // Before each job: when the server dropped the connection, connects again (no more often
     // than the backoff allows); the error when it is still down.
