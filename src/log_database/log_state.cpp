@@ -374,9 +374,20 @@ log_state::awaitable<void> log_state::wait_for_work() {
     wake_when_full_ = false;
 }
 
-void log_state::take_batch(std::vector<log_entry>& batch) {
+bool log_state::anything_buffered() const {
     std::lock_guard lock(mutex_);
-    buffer_.take(options_.batch_size * batches_per_write, batch);
+    return !buffer_.empty() || total(drops_to_report_) > 0;
+}
+
+void log_state::take_batch(std::vector<log_entry>& batch) {
+    // A batch at a time: threads logging meanwhile wait for one batch's moves at most.
+    for (std::size_t n = 0; n < batches_per_write; ++n) {
+        std::lock_guard lock(mutex_);
+        if (buffer_.empty())
+            break;
+        buffer_.take(options_.batch_size, batch);
+    }
+    std::lock_guard lock(mutex_);
     // Room has returned: say how much was lost while there was none.
     if (total(drops_to_report_) > 0) {
         batch.push_back(drop_report(drops_to_report_));
@@ -396,44 +407,49 @@ void log_state::put_back(std::vector<log_entry>& batch) {
 
 log_state::awaitable<error_code> log_state::drain(bool& emptied, std::size_t max_batches) {
     for (std::size_t n = 0; n < max_batches; ++n) {
-        auto& batch = batch_;
-        batch.clear();
-        take_batch(batch);
-        if (batch.empty()) {
+        if (!anything_buffered()) {
             emptied = true;
+            if (!batch_.empty()) // the last batch written: freed on the pool, not kept while idle
+                asio::post(*pool_, [written = std::move(batch_)] {});
+            batch_.clear();
             co_return error_code();
         }
         diagnostics diag;
-        // One transaction per batch. The entries stay here (the job only points at them, and
-        // is done with them when the write completes), to go back to the buffer if it fails.
-        // A capture with a destructor would also meet GCC 12's double destruction of lambdas
-        // in a co_await expression.
-        const auto insert = [entries = &batch,
+        // One transaction per batch. The job takes the batch from the buffer on the pool (the
+        // moves and frees of thousands of entries stay off the caller's executor, where they
+        // slowed the application's own work) into batch_, where the entries stay until the
+        // next job, to go back to the buffer if this write fails. Pointer captures: a capture
+        // with a destructor meets GCC 12's double destruction of lambdas in a co_await
+        // expression.
+        bool taken = false;
+        const auto insert = [self = this, taken = &taken,
                              per_row = options_.batch_size](connection& c) -> result<bool> {
+            if (!*taken) { // a job run again takes nothing new
+                self->batch_.clear(); // the entries written last time
+                self->take_batch(self->batch_);
+                *taken = true;
+            }
             if (log_file_moved(c))
                 return false; // written nowhere: the entries go to the new file
-            BOOST_OUTCOME_TRY(insert_log_entries(c, *entries, per_row));
+            BOOST_OUTCOME_TRY(insert_log_entries(c, self->batch_, per_row));
             return true;
         };
         auto [ec, written] = co_await database_->async_write(insert, diag, use_tuple);
-        if (ec) {
-            put_back(batch);
-            note_failure(ec, diag, "write to it");
-            co_return ec;
-        }
-        if (!written) {
-            put_back(batch);
+        if (ec || !written) {
+            if (taken)
+                put_back(batch_); // else the job never ran, and the buffer still has them
+            if (ec) {
+                note_failure(ec, diag, "write to it");
+                co_return ec;
+            }
             if (auto reopen_failed = co_await reopen_moved_file())
                 co_return reopen_failed;
             continue;
         }
         note_success();
-        {
-            std::lock_guard lock(mutex_);
-            written_.written += batch.size();
-            ++written_.batches;
-        }
-        batch.clear();
+        std::lock_guard lock(mutex_);
+        written_.written += batch_.size();
+        ++written_.batches;
     }
     co_return error_code();
 }
@@ -559,6 +575,7 @@ log_state::awaitable<void> log_state::finish(error_code last) {
         left = buffer_.clear();
         dropped_after_stop_ += left;
     }
+    batch_.clear();
     if (database_)
         co_await database_->async_close(use_tuple);
     stopped_ = true;

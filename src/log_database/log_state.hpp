@@ -87,6 +87,7 @@ private:
     awaitable<void> retention_step();
     awaitable<void> finish(error_code last);
 
+    bool anything_buffered() const;
     void take_batch(std::vector<log_entry>& batch);
     void put_back(std::vector<log_entry>& batch);
     void end_retention(error_code ec);
@@ -119,7 +120,9 @@ private:
     std::size_t max_buffered_seen_ = 0;
     log_database_metrics written_; // the flusher's counters (written, batches, failures, ...)
 
-    // The strand's own.
+    // The strand's own, and the write job's while one runs. The entries of a written batch
+    // are destroyed by the next job, on the pool: their memory is not freed on the caller's
+    // executor.
     std::vector<log_entry> batch_; // reused: a steady flow allocates no batches
     std::shared_ptr<database> database_;
     error_code open_error_;
