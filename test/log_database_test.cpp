@@ -403,6 +403,23 @@ TEST_F(LogDatabase, DestroyingItWithoutStopStillWritesWhileTheExecutorRuns) {
     EXPECT_EQ(count_log_rows(path), 100);
 }
 
+// As when a sink stays registered with spdlog until the program exits: the writer, and with it
+// the log database's state, outlive the io_context the log database ran on.
+TEST_F(LogDatabase, AWriterMayOutliveTheExecutorsContext) {
+    sh::log_writer writer;
+    {
+        asio::io_context own_io;
+        sh::log_database logs(own_io.get_executor(), path, options);
+        writer = logs.writer();
+        writer.log(sh::log_level::info, "a", "written");
+        run(own_io, logs.async_stop());
+    }
+    writer.log(sh::log_level::info, "a", "counted, not written");
+    writer.request_flush();
+    writer = sh::log_writer(); // the last reference to the state: it goes now
+    EXPECT_EQ(count_log_rows(path), 1);
+}
+
 TEST_F(LogDatabase, AFullBufferDropsTheLowestLevelsFirstAndLogsTheCount) {
     // io is not run while logging: nothing leaves the buffer.
     options.max_buffered = 10;

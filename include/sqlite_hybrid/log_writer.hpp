@@ -1,7 +1,7 @@
 // The non-blocking entry point of a log database: log() copies the entry into a bounded
 // in-memory buffer and returns; it never waits for I/O and never throws. Cheap to copy, safe from
-// any thread, and it may outlive its log_database: once that has stopped, entries are counted
-// (dropped_after_stop) and ignored.
+// any thread, and it may outlive its log_database and the io_context that ran it: once that has
+// stopped, entries are counted (dropped_after_stop) and ignored.
 #pragma once
 
 #include <sqlite_hybrid/log_entry.hpp>

@@ -85,10 +85,7 @@ log_database& log_database::operator=(log_database&& other) noexcept {
 log_database::~log_database() {
     if (!writer_.state_)
         return;
-    try {
-        writer_.state_->stop(void_handler([](error_code) {}));
-    } catch (...) { // could not even ask: the flusher stops when its executor goes away
-    }
+    writer_.state_->request_stop();
 }
 
 void log_database::start_flush(std::shared_ptr<detail::log_state> state, void_handler handler) {

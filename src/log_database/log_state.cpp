@@ -87,7 +87,7 @@ log_state::log_state(asio::any_io_executor ex, std::string path, log_database_op
     : ex_(std::move(ex)), path_(std::move(path)), options_(sanitized(std::move(options))),
       own_pool_(own_pool_for(options_.database_settings)),
       pool_(own_pool_ ? own_pool_.get() : options_.database_settings.pool),
-      strand_(asio::make_strand(ex_)), buffer_(options_.max_buffered), timer_(strand_) {}
+      buffer_(options_.max_buffered) {}
 
 // ---- logging (any thread) ------------------------------------------------------------------
 
@@ -98,10 +98,24 @@ bool log_state::accepting_here() noexcept {
     return false;
 }
 
+std::shared_ptr<log_state::flusher_context> log_state::flusher() const {
+    std::lock_guard lock(mutex_);
+    return flusher_.lock();
+}
+
+template <class F> void log_state::wake_flusher(std::shared_ptr<flusher_context> ctx, F then) {
+    auto strand = ctx->strand;
+    asio::post(strand, [self = shared_from_this(), ctx = std::move(ctx),
+                        then = std::move(then)]() mutable {
+        then(*self);
+        ctx->timer.cancel(); // timers are not thread-safe: only the strand touches it
+    });
+}
+
 void log_state::log(log_entry&& entry) noexcept {
     const auto level = entry.level;
     try {
-        bool wake = false;
+        std::shared_ptr<flusher_context> wake;
         {
             std::lock_guard lock(mutex_);
             if (stopping_) {
@@ -116,11 +130,13 @@ void log_state::log(log_entry&& entry) noexcept {
                 drops_to_report_[i] += dropped[i];
             }
             max_buffered_seen_ = std::max(max_buffered_seen_, buffer_.size());
-            if (wake_when_full_ && buffer_.size() >= options_.batch_size)
-                wake = std::exchange(wake_when_full_, false); // one wake-up per wait
+            if (wake_when_full_ && buffer_.size() >= options_.batch_size) {
+                wake_when_full_ = false; // one wake-up per wait
+                wake = flusher_.lock();
+            }
         }
-        if (wake) // timers are not thread-safe: the strand cancels the flusher's wait
-            asio::post(strand_, [self = shared_from_this()] { self->timer_.cancel(); });
+        if (wake)
+            wake_flusher(std::move(wake), [](log_state&) {});
     } catch (...) {
         count_lost(level);
     }
@@ -136,52 +152,76 @@ void log_state::count_lost(log_level level) noexcept {
 
 void log_state::request_flush() noexcept {
     try {
-        asio::post(strand_, [self = shared_from_this()] {
-            self->flush_requested_ = true;
-            self->timer_.cancel();
-        });
+        if (auto ctx = flusher())
+            wake_flusher(std::move(ctx), [](log_state& self) { self.flush_requested_ = true; });
     } catch (...) {
     }
 }
 
 // ---- requests (registered on the strand) ---------------------------------------------------
 
+// A request that finds the flusher ended completes at once; one that reaches its strand as it
+// ends is answered there (stopped_).
+
 void log_state::flush(done_handler handler) {
-    asio::post(strand_, [self = shared_from_this(), h = std::move(handler)]() mutable {
-        if (self->stopped_)
-            return complete_later(self->ex_, std::move(h), make_error_code(errc::closed));
-        self->flush_waiters_.push_back(std::move(h));
-        self->flush_requested_ = true;
-        self->timer_.cancel();
+    auto ctx = flusher();
+    if (!ctx)
+        return complete_later(ex_, std::move(handler), make_error_code(errc::closed));
+    wake_flusher(std::move(ctx), [h = std::move(handler)](log_state& self) mutable {
+        if (self.stopped_)
+            return complete_later(self.ex_, std::move(h), make_error_code(errc::closed));
+        self.flush_waiters_.push_back(std::move(h));
+        self.flush_requested_ = true;
     });
 }
 
-void log_state::stop(done_handler handler) {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true; // from now on log() counts entries instead of taking them
+std::shared_ptr<log_state::flusher_context> log_state::mark_stopping() {
+    std::lock_guard lock(mutex_);
+    stopping_ = true; // from now on log() counts entries instead of taking them
+    return flusher_.lock();
+}
+
+void log_state::request_stop() noexcept {
+    try {
+        if (auto ctx = mark_stopping())
+            wake_flusher(std::move(ctx), [](log_state&) {});
+    } catch (...) { // could not even ask: the flusher stops when its executor goes away
     }
-    asio::post(strand_, [self = shared_from_this(), h = std::move(handler)]() mutable {
-        if (self->stopped_)
-            return complete_later(self->ex_, std::move(h), error_code());
-        self->stop_waiters_.push_back(std::move(h));
-        self->timer_.cancel();
+}
+
+void log_state::stop(done_handler handler) {
+    auto ctx = mark_stopping();
+    if (!ctx)
+        return complete_later(ex_, std::move(handler), error_code());
+    wake_flusher(std::move(ctx), [h = std::move(handler)](log_state& self) mutable {
+        if (self.stopped_)
+            return complete_later(self.ex_, std::move(h), error_code());
+        self.stop_waiters_.push_back(std::move(h));
     });
 }
 
 void log_state::run_retention(count_handler handler) {
-    asio::post(strand_, [self = shared_from_this(), h = std::move(handler)]() mutable {
-        if (self->stopped_)
-            return complete_later(self->ex_, std::move(h), make_error_code(errc::closed),
+    auto ctx = flusher();
+    if (!ctx)
+        return complete_later(ex_, std::move(handler), make_error_code(errc::closed),
+                              std::int64_t{0});
+    wake_flusher(std::move(ctx), [h = std::move(handler)](log_state& self) mutable {
+        if (self.stopped_)
+            return complete_later(self.ex_, std::move(h), make_error_code(errc::closed),
                                   std::int64_t{0});
-        self->retention_waiters_.push_back(std::move(h));
-        self->retention_requested_ = true;
-        self->timer_.cancel();
+        self.retention_waiters_.push_back(std::move(h));
+        self.retention_requested_ = true;
     });
 }
 
 void log_state::with_database(database_handler handler) {
-    asio::post(strand_, [self = shared_from_this(), h = std::move(handler)]() mutable {
+    auto ctx = flusher();
+    if (!ctx)
+        return complete_later(ex_, std::move(handler), make_error_code(errc::closed),
+                              std::shared_ptr<database>());
+    auto strand = ctx->strand;
+    asio::post(strand, [self = shared_from_this(), ctx = std::move(ctx),
+                        h = std::move(handler)]() mutable {
         self->database_waiters_.push_back(std::move(h));
         if (!self->opening_)
             self->answer_database_waiters();
@@ -220,9 +260,17 @@ log_database_metrics log_state::metrics() const {
 // ---- opening -------------------------------------------------------------------------------
 
 void log_state::start() {
-    // The lambda holds the state until the flusher has started (and run() holds it since).
+    auto ctx = std::make_shared<flusher_context>(ex_);
+    {
+        std::lock_guard lock(mutex_);
+        flusher_ = ctx;
+    }
+    auto strand = ctx->strand;
+    // The lambda holds the state and the context until the flusher has started (and run()
+    // holds them since).
     asio::co_spawn(
-        strand_, [self = shared_from_this()] { return self->run(); }, asio::detached);
+        strand, [self = shared_from_this(), ctx = std::move(ctx)] { return self->run(ctx); },
+        asio::detached);
 }
 
 // Runs on the pool: every step touches the file (and may wait for another process's lock), and
@@ -316,11 +364,11 @@ log_state::awaitable<error_code> log_state::reopen_moved_file() {
 
 // ---- the flusher ---------------------------------------------------------------------------
 
-log_state::awaitable<void> log_state::run() {
+log_state::awaitable<void> log_state::run(std::shared_ptr<flusher_context> ctx) {
     auto keep_alive = shared_from_this();
     error_code last = co_await ensure_open(); // a failure is reported and retried
     for (;;) {
-        co_await wait_for_work();
+        co_await wait_for_work(ctx->timer);
         const bool stop_now = stopping();
         const bool forced = std::exchange(flush_requested_, false) || stop_now;
         // Waiters registered before this turn's drain are answered by it.
@@ -356,7 +404,7 @@ log_state::awaitable<void> log_state::run() {
     co_await finish(last);
 }
 
-log_state::awaitable<void> log_state::wait_for_work() {
+log_state::awaitable<void> log_state::wait_for_work(asio::steady_timer& timer) {
     if (flush_requested_ || retention_requested_ || retention_active_)
         co_return;
     const auto now = clock::now();
@@ -368,8 +416,8 @@ log_state::awaitable<void> log_state::wait_for_work() {
         // While failing, a full batch waits for the retry like the rest.
         wake_when_full_ = !failing_;
     }
-    timer_.expires_at(until);
-    co_await timer_.async_wait(use_tuple);
+    timer.expires_at(until);
+    co_await timer.async_wait(use_tuple);
     std::lock_guard lock(mutex_);
     wake_when_full_ = false;
 }

@@ -61,9 +61,11 @@ public:
     void count_lost(log_level level) noexcept; // an entry that could not even be built
     void request_flush() noexcept;
 
-    // Any thread: the waiters are registered on the strand.
+    // Any thread: the waiters are registered on the strand. Once the flusher has ended, they
+    // complete at once (closed; a stop with success).
     void flush(done_handler handler);
     void stop(done_handler handler);
+    void request_stop() noexcept; // the same without waiting (a destructor's)
     void run_retention(count_handler handler);
 
     // Completes (on the log database's executor) with the database to read from once an open in
@@ -78,8 +80,24 @@ private:
     using clock = std::chrono::steady_clock;
     template <class T> using awaitable = asio::awaitable<T>;
 
-    awaitable<void> run();
-    awaitable<void> wait_for_work();
+    // The flusher's ties to the caller's execution context, its strand and timer: held by the
+    // flusher coroutine and the handlers posted to it, so that they go with it or with the
+    // io_context, whichever ends first. The state, which log_writer handles keep (a sink
+    // registered with spdlog until the program exits), may outlive both.
+    struct flusher_context {
+        explicit flusher_context(const asio::any_io_executor& ex)
+            : strand(asio::make_strand(ex)), timer(strand) {}
+        asio::strand<asio::any_io_executor> strand;
+        asio::steady_timer timer;
+    };
+    // Null once the flusher has ended.
+    std::shared_ptr<flusher_context> flusher() const;
+    std::shared_ptr<flusher_context> mark_stopping(); // and the flusher to wake, if any
+    // Wakes the flusher from its timer, after `then` (run on the strand) set what it should do.
+    template <class F> void wake_flusher(std::shared_ptr<flusher_context> ctx, F then);
+
+    awaitable<void> run(std::shared_ptr<flusher_context> ctx);
+    awaitable<void> wait_for_work(asio::steady_timer& timer);
     awaitable<error_code> open_file(std::shared_ptr<database>& out, diagnostics& diag);
     awaitable<error_code> ensure_open();
     awaitable<error_code> reopen_moved_file();
@@ -104,7 +122,6 @@ private:
     // of the log database's own. Never the caller's executor.
     std::unique_ptr<asio::thread_pool> own_pool_;
     asio::thread_pool* pool_;
-    asio::strand<asio::any_io_executor> strand_;
 
     std::atomic<std::uint64_t> suppressed_{0}; // counted without the mutex
 
@@ -119,6 +136,7 @@ private:
     std::uint64_t dropped_after_stop_ = 0;
     std::size_t max_buffered_seen_ = 0;
     log_database_metrics written_; // the flusher's counters (written, batches, failures, ...)
+    std::weak_ptr<flusher_context> flusher_;
 
     // The strand's own, and the write job's while one runs. The entries of a written batch
     // are destroyed by the next job, on the pool: their memory is not freed on the caller's
@@ -128,7 +146,6 @@ private:
     error_code open_error_;
     bool opening_ = false;
     std::vector<database_handler> database_waiters_; // queries that arrived while opening
-    asio::steady_timer timer_;
     bool flush_requested_ = false;
     bool stopped_ = false;
     std::vector<done_handler> flush_waiters_;
