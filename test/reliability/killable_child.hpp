@@ -3,24 +3,14 @@
 // instead of blocking the run). Never signals a process it has already reaped.
 #pragma once
 
-#include "support/c_strings.hpp"
+#include "support/process.hpp"
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace sqlite_hybrid::test {
 
@@ -29,44 +19,22 @@ public:
     using clock = std::chrono::steady_clock;
 
     killable_child(std::vector<std::string> args, std::chrono::milliseconds limit)
-        : kill_at_(clock::now() + limit) {
-        auto argv = sqlite_hybrid::test::c_strings(args);
-        int fds[2];
-        if (pipe(fds) != 0)
-            throw std::runtime_error("pipe failed");
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addclose(&actions, fds[0]);
-        const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        close(fds[1]);
-        out_ = fdopen(fds[0], "r");
-        if (rc != 0) {
-            pid_ = -1;
-            throw std::runtime_error("cannot start " + args[0]);
-        }
+        : child_(std::move(args), /*capture_stdout=*/true), pid_(child_.pid()),
+          kill_at_(clock::now() + limit) {
         killer_ = std::thread([this] { kill_when_due(); });
     }
     killable_child(const killable_child&) = delete;
     killable_child& operator=(const killable_child&) = delete;
     ~killable_child() {
-        if (pid_ > 0) {
+        if (child_.pid() > 0) {
             kill_now();
             wait();
         }
         stop_killer();
-        if (out_)
-            fclose(out_);
     }
 
     // One line of the child's output without its newline; empty at the end of the output.
-    std::string read_line() {
-        std::string line;
-        for (int c; out_ && (c = fgetc(out_)) != EOF && c != '\n';)
-            line += static_cast<char>(c);
-        return line;
-    }
+    std::string read_line() { return child_.read_line(); }
 
     void kill_at(clock::time_point when) {
         {
@@ -79,18 +47,9 @@ public:
 
     // Waits for the child: its exit status, or -1 when a signal ended it.
     int wait() {
-        if (pid_ <= 0)
-            return -1;
-        siginfo_t info{};
-        // Waits without reaping, so that the pid cannot be reused while the killer may signal it.
-        while (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0 &&
-               errno == EINTR) {
-        }
+        child_.await_exit(); // not reaped yet: the killer may still signal its pid
         stop_killer();
-        int status = 0;
-        waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return child_.wait();
     }
 
 private:
@@ -114,8 +73,8 @@ private:
             killer_.join();
     }
 
-    pid_t pid_ = -1;
-    FILE* out_ = nullptr;
+    child_process child_;
+    const pid_t pid_; // the killer's copy: child_ forgets it once reaped
     std::mutex mutex_;
     std::condition_variable cv_;
     clock::time_point kill_at_;

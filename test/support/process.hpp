@@ -5,9 +5,11 @@
 
 #include <signal.h>
 #include <spawn.h>
-#include <unistd.h>
-#include <cstdio>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 
 #include <stdexcept>
 #include <string>
@@ -63,8 +65,22 @@ public:
             ::kill(pid_, SIGKILL);
     }
 
-    // The exit status, or -1 when it did not exit normally.
+    // -1 once the child was waited for.
+    pid_t pid() const noexcept { return pid_; }
+
+    // Blocks until the child has ended, without reaping it: its pid cannot be reused (and
+    // signalled by mistake) until wait().
+    void await_exit() const {
+        siginfo_t info{};
+        while (pid_ > 0 && waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0 &&
+               errno == EINTR) {
+        }
+    }
+
+    // The exit status, or -1 when it did not exit normally (or was waited for already).
     int wait() {
+        if (pid_ <= 0)
+            return -1;
         int status = 0;
         waitpid(pid_, &status, 0);
         pid_ = -1;
