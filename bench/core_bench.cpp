@@ -11,6 +11,8 @@
 //
 // Usage: core_bench [--duration SECONDS] [--scenario writes|writes-hot|single|reads|all]
 //                   [--db PATH] [--json FILE]
+#include "support/command_line.hpp"
+#include "support/json_file.hpp"
 #include "support/temp_dir.hpp"
 
 #include <sqlite_hybrid/connection.hpp>
@@ -539,10 +541,7 @@ void write_json(const config& cfg, const std::vector<report>& reports) {
                            {"coroutines", kCoroutines},
                            {"scenarios", std::move(scenarios)},
                            {"peak_rss_kib", peak_rss_kib()}};
-    std::ofstream out(cfg.json_path);
-    out << json::serialize(doc) << '\n';
-    if (!out)
-        throw std::runtime_error("cannot write " + cfg.json_path);
+    bench::write_json_file(cfg.json_path, doc);
 }
 
 // ---- main ------------------------------------------------------------------------------------
@@ -557,17 +556,11 @@ constexpr const char* kUsage =
 
 std::optional<config> parse_args(int argc, char** argv) {
     config cfg;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h")
-            return std::nullopt;
-        if (i + 1 >= argc)
-            throw std::invalid_argument("missing value after " + arg);
-        const std::string val = argv[++i];
+    const bool run = bench::for_each_option(argc, argv, [&](const std::string& arg,
+                                                            const std::string& val) {
         if (arg == "--duration") {
-            char* end = nullptr;
-            cfg.duration = std::chrono::duration<double>(std::strtod(val.c_str(), &end));
-            if (*end != '\0' || !(cfg.duration.count() > 0))
+            cfg.duration = std::chrono::duration<double>(bench::parse_number(val, arg));
+            if (!(cfg.duration.count() > 0))
                 throw std::invalid_argument("--duration wants a positive number of seconds");
         } else if (arg == "--scenario") {
             if (val != "writes" && val != "writes-hot" && val != "single" && val != "reads" &&
@@ -581,8 +574,8 @@ std::optional<config> parse_args(int argc, char** argv) {
         } else {
             throw std::invalid_argument("unknown option " + arg);
         }
-    }
-    return cfg;
+    });
+    return run ? std::optional<config>(std::move(cfg)) : std::nullopt;
 }
 
 int run(config cfg) {
@@ -613,18 +606,6 @@ int run(config cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    try {
-        auto cfg = parse_args(argc, argv);
-        if (!cfg) {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        return run(std::move(*cfg));
-    } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "core_bench: %s\n%s", e.what(), kUsage);
-        return 2;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "core_bench: %s\n", e.what());
-        return 1;
-    }
+    return bench::run_main("core_bench", kUsage, argc, argv, parse_args,
+                           [](config cfg) { return run(std::move(cfg)); });
 }

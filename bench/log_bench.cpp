@@ -16,6 +16,8 @@
 //
 // Usage: log_bench [--records N] [--threads T] [--duration SECONDS] [--rates R,R,...|max]
 //                  [--rounds K] [--dir PATH] [--json FILE]
+#include "support/command_line.hpp"
+#include "support/json_file.hpp"
 #include "support/temp_dir.hpp"
 
 #include <sqlite_hybrid/database.hpp>
@@ -286,20 +288,9 @@ constexpr const char* kUsage =
 
 std::optional<config> parse_args(int argc, char** argv) {
     config cfg;
-    auto number = [](const std::string& text, const std::string& what) {
-        char* end = nullptr;
-        const double v = std::strtod(text.c_str(), &end);
-        if (*end != '\0' || !(v >= 0))
-            throw std::invalid_argument(what + " wants a number >= 0");
-        return v;
-    };
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h")
-            return std::nullopt;
-        if (i + 1 >= argc)
-            throw std::invalid_argument("missing value after " + arg);
-        const std::string val = argv[++i];
+    const auto number = bench::parse_number;
+    const bool run = bench::for_each_option(argc, argv, [&](const std::string& arg,
+                                                            const std::string& val) {
         if (arg == "--records")
             cfg.records = static_cast<std::uint64_t>(number(val, arg));
         else if (arg == "--threads")
@@ -322,8 +313,8 @@ std::optional<config> parse_args(int argc, char** argv) {
             }
         } else
             throw std::invalid_argument("unknown option " + arg);
-    }
-    return cfg;
+    });
+    return run ? std::optional<config>(cfg) : std::nullopt;
 }
 
 int run(const config& cfg) {
@@ -410,30 +401,14 @@ int run(const config& cfg) {
         runs.push_back(std::move(r));
     }
     doc["main"] = std::move(runs);
-    if (!cfg.json_path.empty()) {
-        std::ofstream out(cfg.json_path);
-        out << json::serialize(doc) << '\n';
-        if (!out)
-            throw std::runtime_error("cannot write " + cfg.json_path);
-    }
+    if (!cfg.json_path.empty())
+        bench::write_json_file(cfg.json_path, doc);
     return 0;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-    try {
-        auto cfg = parse_args(argc, argv);
-        if (!cfg) {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        return run(*cfg);
-    } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "log_bench: %s\n%s", e.what(), kUsage);
-        return 2;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "log_bench: %s\n", e.what());
-        return 1;
-    }
+    return bench::run_main("log_bench", kUsage, argc, argv, parse_args,
+                           [](const config& cfg) { return run(cfg); });
 }

@@ -7,6 +7,7 @@
 //   api-p99     single-row API writes (16 coroutines) while the buffer flushes 100k rows.
 //
 // Usage: write_buffer_bench [--batch-size N] [--rows N] [--keys N] [--only throughput|memory|api]
+#include "support/command_line.hpp"
 #include "support/temp_dir.hpp"
 
 #include <sqlite_hybrid/write_buffer.hpp>
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -40,6 +42,7 @@ struct config {
     std::int64_t keys = 100'000;
     std::size_t batch_size = 1000;
     int producers = 16;
+    std::string only; // empty: every part
 };
 
 const char* kSchema = "CREATE TABLE items(id INTEGER PRIMARY KEY, a INTEGER, b INTEGER, name TEXT);"
@@ -249,34 +252,34 @@ api_latency api_writes_during_flush(const std::string& path, const config& cfg) 
     return {at(0.5), at(0.99), latencies.empty() ? 0.0 : latencies.back(), latencies.size()};
 }
 
-} // namespace
+constexpr const char* kUsage =
+    "usage: write_buffer_bench [--batch-size N] [--rows N] [--keys N] "
+    "[--only throughput|memory|api]\n";
 
-int main(int argc, char** argv) {
+std::optional<config> parse_args(int argc, char** argv) {
     config cfg;
-    std::string only; // empty: every part
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string opt = argv[i];
-        const long long v = std::atoll(argv[i + 1]);
+    const bool run = bench::for_each_option(argc, argv, [&](const std::string& opt,
+                                                            const std::string& val) {
+        const auto n = [&] { return static_cast<std::int64_t>(bench::parse_number(val, opt)); };
         if (opt == "--batch-size")
-            cfg.batch_size = static_cast<std::size_t>(v);
+            cfg.batch_size = static_cast<std::size_t>(n());
         else if (opt == "--rows")
-            cfg.rows = static_cast<std::size_t>(v);
+            cfg.rows = static_cast<std::size_t>(n());
         else if (opt == "--keys")
-            cfg.keys = v;
-        else if (opt == "--only" && (std::string_view(argv[i + 1]) == "throughput" ||
-                                     std::string_view(argv[i + 1]) == "memory" ||
-                                     std::string_view(argv[i + 1]) == "api"))
-            only = argv[i + 1];
-        else {
-            std::fprintf(stderr, "usage: write_buffer_bench [--batch-size N] [--rows N] [--keys N]"
-                                 " [--only throughput|memory|api]\n");
-            return 2;
-        }
-    }
+            cfg.keys = n();
+        else if (opt == "--only" && (val == "throughput" || val == "memory" || val == "api"))
+            cfg.only = val;
+        else
+            throw std::invalid_argument("unknown option or value: " + opt + " " + val);
+    });
+    return run ? std::optional<config>(std::move(cfg)) : std::nullopt;
+}
+
+int run(const config& cfg) {
     bench::temp_dir work("write_buffer_bench");
     const auto& dir = work.path();
     const auto keys = key_sequence(cfg);
-    auto part = [&](const char* name) { return only.empty() || only == name; };
+    auto part = [&](const char* name) { return cfg.only.empty() || cfg.only == name; };
 
     std::printf("write_buffer_bench: %zu upserts over %lld keys, %d producers, batch_size %zu\n\n",
                 cfg.rows, static_cast<long long>(cfg.keys), cfg.producers, cfg.batch_size);
@@ -304,4 +307,11 @@ int main(int argc, char** argv) {
                     api.writes);
     }
     return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return bench::run_main("write_buffer_bench", kUsage, argc, argv, parse_args,
+                           [](const config& cfg) { return run(cfg); });
 }
