@@ -380,12 +380,14 @@ int run(const config& cfg) {
         const double file_loss = 1 - median(with_file) / median(alone);
         // What the log database costs beyond what logging at this rate costs anyway.
         const double own_loss = 1 - median(with) / median(with_file);
+        // The goal is against "alone"; the file sink is the stricter control on a machine
+        // whose idle CPUs slow "alone" down (docs/log_database.md).
         std::printf("  logging %-8s %10.0f writes/s alone, %10.0f with the log database "
-                    "(%+.1f %%), %10.0f with a file sink (%+.1f %%); log database vs file sink "
-                    "%+.1f %% (goal > -5 %%: %s); logged %.0f/s, %llu dropped, %llu errors\n",
+                    "(%+.1f %%, goal > -5 %%: %s), %10.0f with a file sink (%+.1f %%); log "
+                    "database vs file sink %+.1f %%; logged %.0f/s, %llu dropped, %llu errors\n",
                     rate > 0 ? std::to_string(static_cast<long>(rate)).c_str() : "max",
-                    median(alone), median(with), -100 * loss, median(with_file), -100 * file_loss,
-                    -100 * own_loss, own_loss < 0.05 ? "met" : "NOT met", median(logged),
+                    median(alone), median(with), -100 * loss, loss < 0.05 ? "met" : "NOT met",
+                    median(with_file), -100 * file_loss, -100 * own_loss, median(logged),
                     static_cast<unsigned long long>(dropped),
                     static_cast<unsigned long long>(errors));
         json::object r;
