@@ -4,8 +4,8 @@
 #include "log_schema.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
@@ -152,6 +152,8 @@ void log_state::count_lost(log_level level) noexcept {
 
 void log_state::request_flush() noexcept {
     try {
+        if (stopping()) // also keeps a sink flushed by spdlog's thread off a finished flusher
+            return;
         if (auto ctx = flusher())
             wake_flusher(std::move(ctx), [](log_state& self) { self.flush_requested_ = true; });
     } catch (...) {
@@ -192,7 +194,7 @@ void log_state::request_stop() noexcept {
 void log_state::stop(done_handler handler) {
     auto ctx = mark_stopping();
     if (!ctx)
-        return complete_later(ex_, std::move(handler), error_code());
+        return complete_later(ex_, std::move(handler), ended_with());
     wake_flusher(std::move(ctx), [h = std::move(handler)](log_state& self) mutable {
         if (self.stopped_)
             return complete_later(self.ex_, std::move(h), error_code());
@@ -268,9 +270,43 @@ void log_state::start() {
     auto strand = ctx->strand;
     // The lambda holds the state and the context until the flusher has started (and run()
     // holds them since).
+    auto self = shared_from_this();
     asio::co_spawn(
-        strand, [self = shared_from_this(), ctx = std::move(ctx)] { return self->run(ctx); },
-        asio::detached);
+        strand, [self, ctx = std::move(ctx)] { return self->run(ctx); },
+        asio::bind_executor(strand, [self](std::exception_ptr failure) {
+            if (failure)
+                self->end_after_exception();
+        }));
+}
+
+// run() ended by an exception (memory ran out): what finish() does, but the file is left to
+// close with the state, and everyone waiting hears of the failure.
+void log_state::end_after_exception() {
+    const auto failed = make_error_code(errc::job_exception);
+    std::size_t left = 0;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        left = buffer_.clear();
+        dropped_after_stop_ += left;
+        written_.open = false;
+        ended_with_ = failed;
+    }
+    stopped_ = true;
+    report("sqlite_hybrid: log database '" + path_ + "': its flusher ended on an exception; " +
+           std::to_string(left) + " buffered entries dropped, later ones are counted");
+    for (auto* waiters : {&stop_waiters_, &flush_waiters_}) {
+        for (auto& h : *waiters)
+            complete_later(ex_, std::move(h), failed);
+        waiters->clear();
+    }
+    end_retention(failed);
+    answer_database_waiters();
+}
+
+error_code log_state::ended_with() const {
+    std::lock_guard lock(mutex_);
+    return ended_with_;
 }
 
 // Runs on the pool: every step touches the file (and may wait for another process's lock), and
@@ -428,6 +464,14 @@ bool log_state::anything_buffered() const {
 }
 
 void log_state::take_batch(std::vector<log_entry>& batch) {
+    // Room for all of it first, outside the lock: only this flusher takes, so at least this
+    // many are there, and no batch's moves are repeated by a reallocation under the lock.
+    std::size_t available = 0;
+    {
+        std::lock_guard lock(mutex_);
+        available = std::min(buffer_.size(), options_.batch_size * batches_per_write);
+    }
+    batch.reserve(batch.size() + available + 1); // and the drop report
     // A batch at a time: threads logging meanwhile wait for one batch's moves at most.
     for (std::size_t n = 0; n < batches_per_write; ++n) {
         std::lock_guard lock(mutex_);
@@ -474,8 +518,8 @@ log_state::awaitable<error_code> log_state::drain(bool& emptied, std::size_t max
                              per_row = options_.batch_size](connection& c) -> result<bool> {
             if (!*taken) { // a job run again takes nothing new
                 self->batch_.clear(); // the entries written last time
+                *taken = true;        // first: what a throwing take moved goes back too
                 self->take_batch(self->batch_);
-                *taken = true;
             }
             if (log_file_moved(c))
                 return false; // written nowhere: the entries go to the new file

@@ -104,6 +104,8 @@ private:
     awaitable<error_code> drain(bool& emptied, std::size_t max_batches);
     awaitable<void> retention_step();
     awaitable<void> finish(error_code last);
+    void end_after_exception();
+    error_code ended_with() const; // what a stop after the flusher's end completes with
 
     bool anything_buffered() const;
     void take_batch(std::vector<log_entry>& batch);
@@ -137,6 +139,7 @@ private:
     std::size_t max_buffered_seen_ = 0;
     log_database_metrics written_; // the flusher's counters (written, batches, failures, ...)
     std::weak_ptr<flusher_context> flusher_;
+    error_code ended_with_; // set when the flusher ended on an exception
 
     // The strand's own, and the write job's while one runs. The entries of a written batch
     // are destroyed by the next job, on the pool: their memory is not freed on the caller's
