@@ -606,6 +606,5 @@ int run(config cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    return bench::run_main("core_bench", kUsage, argc, argv, parse_args,
-                           [](config cfg) { return run(std::move(cfg)); });
+    return bench::run_main("core_bench", kUsage, argc, argv, parse_args, run);
 }

@@ -411,6 +411,5 @@ int run(const config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    return bench::run_main("log_bench", kUsage, argc, argv, parse_args,
-                           [](const config& cfg) { return run(cfg); });
+    return bench::run_main("log_bench", kUsage, argc, argv, parse_args, run);
 }

@@ -312,6 +312,5 @@ int run(const config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    return bench::run_main("write_buffer_bench", kUsage, argc, argv, parse_args,
-                           [](const config& cfg) { return run(cfg); });
+    return bench::run_main("write_buffer_bench", kUsage, argc, argv, parse_args, run);
 }

@@ -162,19 +162,30 @@ void log_state::request_flush() noexcept {
 
 // ---- requests (registered on the strand) ---------------------------------------------------
 
-// A request that finds the flusher ended completes at once; one that reaches its strand as it
-// ends is answered there (stopped_).
+// Hands `handler` to `enlist` on the flusher's strand and wakes the flusher. A request that
+// finds the flusher ended (ctx null), or that reaches the strand after it ended, completes with
+// `ended` instead.
+template <class Handler, class Enlist, class... Ended>
+void log_state::enlist_waiter(std::shared_ptr<flusher_context> ctx, Handler handler, Enlist enlist,
+                              Ended... ended) {
+    if (!ctx)
+        return complete_later(ex_, std::move(handler), ended...);
+    wake_flusher(std::move(ctx),
+                 [h = std::move(handler), enlist, ended...](log_state& self) mutable {
+                     if (self.stopped_)
+                         return complete_later(self.ex_, std::move(h), ended...);
+                     enlist(self, std::move(h));
+                 });
+}
 
 void log_state::flush(done_handler handler) {
-    auto ctx = flusher();
-    if (!ctx)
-        return complete_later(ex_, std::move(handler), make_error_code(errc::closed));
-    wake_flusher(std::move(ctx), [h = std::move(handler)](log_state& self) mutable {
-        if (self.stopped_)
-            return complete_later(self.ex_, std::move(h), make_error_code(errc::closed));
-        self.flush_waiters_.push_back(std::move(h));
-        self.flush_requested_ = true;
-    });
+    enlist_waiter(
+        flusher(), std::move(handler),
+        [](log_state& self, done_handler h) {
+            self.flush_waiters_.push_back(std::move(h));
+            self.flush_requested_ = true;
+        },
+        make_error_code(errc::closed));
 }
 
 std::shared_ptr<log_state::flusher_context> log_state::mark_stopping() {
@@ -193,27 +204,21 @@ void log_state::request_stop() noexcept {
 
 void log_state::stop(done_handler handler) {
     auto ctx = mark_stopping();
-    if (!ctx)
-        return complete_later(ex_, std::move(handler), ended_with());
-    wake_flusher(std::move(ctx), [h = std::move(handler)](log_state& self) mutable {
-        if (self.stopped_)
-            return complete_later(self.ex_, std::move(h), error_code());
-        self.stop_waiters_.push_back(std::move(h));
-    });
+    // A stop after the flusher's end succeeds, unless an exception ended it.
+    enlist_waiter(
+        std::move(ctx), std::move(handler),
+        [](log_state& self, done_handler h) { self.stop_waiters_.push_back(std::move(h)); },
+        ended_with());
 }
 
 void log_state::run_retention(count_handler handler) {
-    auto ctx = flusher();
-    if (!ctx)
-        return complete_later(ex_, std::move(handler), make_error_code(errc::closed),
-                              std::int64_t{0});
-    wake_flusher(std::move(ctx), [h = std::move(handler)](log_state& self) mutable {
-        if (self.stopped_)
-            return complete_later(self.ex_, std::move(h), make_error_code(errc::closed),
-                                  std::int64_t{0});
-        self.retention_waiters_.push_back(std::move(h));
-        self.retention_requested_ = true;
-    });
+    enlist_waiter(
+        flusher(), std::move(handler),
+        [](log_state& self, count_handler h) {
+            self.retention_waiters_.push_back(std::move(h));
+            self.retention_requested_ = true;
+        },
+        make_error_code(errc::closed), std::int64_t{0});
 }
 
 void log_state::with_database(database_handler handler) {
@@ -283,24 +288,15 @@ void log_state::start() {
 // close with the state, and everyone waiting hears of the failure.
 void log_state::end_after_exception() {
     const auto failed = make_error_code(errc::job_exception);
-    std::size_t left = 0;
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
-        left = buffer_.clear();
-        dropped_after_stop_ += left;
-        written_.open = false;
         ended_with_ = failed;
     }
-    stopped_ = true;
+    const auto left = drop_buffered();
     report("sqlite_hybrid: log database '" + path_ + "': its flusher ended on an exception; " +
            std::to_string(left) + " buffered entries dropped, later ones are counted");
-    for (auto* waiters : {&stop_waiters_, &flush_waiters_}) {
-        for (auto& h : *waiters)
-            complete_later(ex_, std::move(h), failed);
-        waiters->clear();
-    }
-    end_retention(failed);
+    mark_stopped(failed, failed);
     answer_database_waiters();
 }
 
@@ -661,29 +657,33 @@ void log_state::report(const std::string& text) {
 // ---- stopping ------------------------------------------------------------------------------
 
 log_state::awaitable<void> log_state::finish(error_code last) {
-    std::size_t left = 0;
-    {
-        std::lock_guard lock(mutex_);
-        left = buffer_.clear();
-        dropped_after_stop_ += left;
-    }
+    const auto left = drop_buffered();
     batch_.clear();
     if (database_)
         co_await database_->async_close(use_tuple);
+    mark_stopped(left > 0 ? (last ? last : make_error_code(errc::closed)) : error_code(),
+                 make_error_code(errc::closed));
+}
+
+std::size_t log_state::drop_buffered() {
+    std::lock_guard lock(mutex_);
+    const auto left = buffer_.clear();
+    dropped_after_stop_ += left;
+    return left;
+}
+
+void log_state::mark_stopped(error_code outcome, error_code retention_outcome) {
     stopped_ = true;
     {
         std::lock_guard lock(mutex_);
         written_.open = false;
     }
-    const error_code outcome =
-        left > 0 ? (last ? last : make_error_code(errc::closed)) : error_code();
-    for (auto& h : stop_waiters_)
-        complete_later(ex_, std::move(h), outcome);
-    for (auto& h : flush_waiters_)
-        complete_later(ex_, std::move(h), outcome);
-    stop_waiters_.clear();
-    flush_waiters_.clear();
-    end_retention(make_error_code(errc::closed));
+    for (auto* waiters : {&stop_waiters_, &flush_waiters_}) {
+        for (auto& h : *waiters)
+            complete_later(ex_, std::move(h), outcome);
+        waiters->clear();
+    }
+    end_retention(retention_outcome);
 }
 
 } // namespace sqlite_hybrid::detail

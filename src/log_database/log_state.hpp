@@ -62,7 +62,7 @@ public:
     void request_flush() noexcept;
 
     // Any thread: the waiters are registered on the strand. Once the flusher has ended, they
-    // complete at once (closed; a stop with success).
+    // complete at once (closed; a stop with success, or with the exception's error).
     void flush(done_handler handler);
     void stop(done_handler handler);
     void request_stop() noexcept; // the same without waiting (a destructor's)
@@ -95,6 +95,9 @@ private:
     std::shared_ptr<flusher_context> mark_stopping(); // and the flusher to wake, if any
     // Wakes the flusher from its timer, after `then` (run on the strand) set what it should do.
     template <class F> void wake_flusher(std::shared_ptr<flusher_context> ctx, F then);
+    template <class Handler, class Enlist, class... Ended>
+    void enlist_waiter(std::shared_ptr<flusher_context> ctx, Handler handler, Enlist enlist,
+                       Ended... ended);
 
     awaitable<void> run(std::shared_ptr<flusher_context> ctx);
     awaitable<void> wait_for_work(asio::steady_timer& timer);
@@ -104,6 +107,10 @@ private:
     awaitable<error_code> drain(bool& emptied, std::size_t max_batches);
     awaitable<void> retention_step();
     awaitable<void> finish(error_code last);
+    // The flusher's end: buffered entries counted as dropped after the stop, then stop and
+    // flush waiters answered with `outcome`, retention waiters with `retention_outcome`.
+    std::size_t drop_buffered();
+    void mark_stopped(error_code outcome, error_code retention_outcome);
     void end_after_exception();
     error_code ended_with() const; // what a stop after the flusher's end completes with
 
