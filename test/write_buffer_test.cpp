@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <future>
 #include <map>
 #include <optional>
@@ -33,7 +35,9 @@ const std::string schema_sql =
     "CREATE TABLE pair(x INTEGER NOT NULL, y INTEGER NOT NULL, v TEXT, PRIMARY KEY(x, y));"
     "CREATE TABLE checked(id INTEGER PRIMARY KEY, n INTEGER CHECK (n > 0));"
     "CREATE TABLE strict_t(id INTEGER PRIMARY KEY, n INTEGER) STRICT;"
-    "CREATE TABLE email(id INTEGER PRIMARY KEY, address TEXT UNIQUE, name TEXT);";
+    "CREATE TABLE email(id INTEGER PRIMARY KEY, address TEXT UNIQUE, name TEXT);"
+    "CREATE TABLE account(id INTEGER PRIMARY KEY, login TEXT, active INTEGER);"
+    "CREATE UNIQUE INDEX account_active_login ON account(login) WHERE active;";
 
 sh::database_options options() {
     sh::database_options o;
@@ -484,6 +488,13 @@ TEST(WriteBuffer, UnknownNamesAndBadKeysAreRefusedAtOnce) {
     EXPECT_EQ(buffer.buffer_update("t", {{"id", 1}}, {}), sh::errc::invalid_identifier);
     EXPECT_EQ(buffer.buffer_upsert("t", {{"id", 1}, {"a", 1}, {"A", 2}}, {"id"}),
               sh::errc::invalid_identifier);
+    // A partial unique index cannot be an upsert's conflict target: refused here, not dead later.
+    EXPECT_EQ(buffer.buffer_upsert("account", {{"login", "x"}, {"active", 1}}, {"login"}, &diag),
+              sh::errc::invalid_key);
+    // NaN binds as NULL: every write would make a new row.
+    EXPECT_EQ(buffer.buffer_upsert("t", {{"id", std::nan("")}, {"a", 1}}, {"id"}, &diag),
+              sh::errc::invalid_key);
+    EXPECT_NE(diag.message.find("NaN"), std::string::npos) << diag.message;
     EXPECT_FALSE(buffer.buffer_upsert("email", {{"address", "a@b"}, {"name", "n"}}, {"address"}));
     EXPECT_EQ(buffer.metrics().pending, 1u); // only the valid one
     run(io, buffer.async_stop());

@@ -120,11 +120,13 @@ result<schema> load_schema(connection& conn) {
             std::sort(key.begin(), key.end());
             t.unique_keys.push_back(std::move(key));
         }
+        // A partial unique index cannot be an upsert's conflict target (ON CONFLICT would need
+        // its WHERE clause too): only whole unique indexes are keys.
         BOOST_OUTCOME_TRY(auto indexes,
-                          conn.query<std::tuple<std::string, int>>(
-                              "SELECT name, \"unique\" FROM pragma_index_list(?)", name));
-        for (const auto& [index, unique] : indexes) {
-            if (!unique)
+                          conn.query<std::tuple<std::string, int, int>>(
+                              "SELECT name, \"unique\", partial FROM pragma_index_list(?)", name));
+        for (const auto& [index, unique, partial] : indexes) {
+            if (!unique || partial)
                 continue;
             BOOST_OUTCOME_TRY(auto index_columns,
                               conn.query<std::optional<std::string>>(

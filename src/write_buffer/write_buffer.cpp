@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace sqlite_hybrid {
@@ -95,6 +96,10 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
         });
         if (it == r.first.end())
             return invalid(diag, errc::invalid_key, "key column '" + *name + "' has no value");
+        if (it->v.type() == value_type::real && std::isnan(it->v.as_double()))
+            return invalid(diag, errc::invalid_key,
+                           "key column '" + *name + "' is NaN, which SQLite stores as NULL: every "
+                           "write would make a new row");
         key_fields.emplace_back(table->column_order.at(wb::fold_case(*name)),
                                 static_cast<std::size_t>(it - r.first.begin()));
         return {};
