@@ -201,8 +201,23 @@ connection::connection(connection&&) noexcept = default;
 connection& connection::operator=(connection&&) noexcept = default;
 connection::~connection() = default;
 
+namespace {
+// SQLite would stop reading at the NUL and run only what comes before it.
+bool refuse_embedded_nul(std::string_view sql, diagnostics& diag) {
+    const auto at = sql.find('\0');
+    if (at == std::string_view::npos)
+        return false;
+    diag = {"the SQL text holds a NUL character at offset " + std::to_string(at) +
+                ": SQLite would run only what comes before it",
+            static_cast<int>(at), std::string(sql.substr(0, at))};
+    return true;
+}
+} // namespace
+
 result<statement> connection::prepare(std::string_view sql) {
     auto& st = *state_;
+    if (refuse_embedded_nul(sql, st.diag))
+        return make_sqlite_error(SQLITE_MISUSE);
     if (st.pg) {
         BOOST_OUTCOME_TRY(auto* prepared, st.pg->prepare(sql));
         return statement(new detail::pg_cursor(*st.pg, *prepared), &st.diag);
@@ -238,6 +253,8 @@ result<statement> connection::prepare(std::string_view sql) {
 }
 
 result<void> connection::execute_script(std::string_view sql) {
+    if (refuse_embedded_nul(sql, state_->diag))
+        return make_sqlite_error(SQLITE_MISUSE);
     if (state_->pg)
         return state_->pg->execute_script(sql);
     const std::string text(sql);

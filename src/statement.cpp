@@ -23,6 +23,15 @@ error_code column_error(const row_source& row, int col, errc e, value_type wante
     return make_error_code(e);
 }
 
+error_code column_range_error(const row_source& row, int col, std::int64_t v, std::size_t bytes,
+                              bool is_signed) {
+    last_column_error = "column " + std::to_string(col) + " ('" + std::string(row.column_name(col)) +
+                        "') holds " + std::to_string(v) + ", which does not fit " +
+                        (is_signed ? "a signed " : "an unsigned ") + std::to_string(bytes * 8) +
+                        "-bit integer";
+    return make_error_code(errc::value_out_of_range);
+}
+
 error_code check_column_count(const row_source& row, int wanted) {
     const int have = row.column_count();
     if (have >= wanted)
@@ -102,6 +111,12 @@ result<void> statement::check_index(int index) {
         diag_->sql = sql();
     }
     return make_sqlite_error(SQLITE_RANGE);
+}
+
+void value::throw_out_of_range(unsigned long long v) {
+    throw system_error(make_error_code(errc::value_out_of_range),
+                       std::to_string(v) + " does not fit a signed 64-bit integer, the widest "
+                                           "integer SQLite stores");
 }
 
 result<void> statement::bind(int index, const value& v) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
+#include <string_view>
 #include <tuple>
 
 namespace sh = sqlite_hybrid;
@@ -277,6 +279,48 @@ TEST(Errors, CategoriesNameTheirCodes) {
     EXPECT_FALSE(lib.message().empty());
     std::error_code std_ec = lib; // converts to std::error_code
     EXPECT_TRUE(std_ec);
+}
+
+} // namespace
+
+namespace {
+
+TEST(Connection, NoIntegerNarrowsSilentlyWhenReadOrBound) {
+    temp_dir dir;
+    auto c = open_writer(dir);
+    c.execute_script("CREATE TABLE n(big INTEGER)").value();
+    c.execute("INSERT INTO n VALUES (?)", std::int64_t{4294967297}).value();
+    auto as_int = c.query_one<int>("SELECT big FROM n");
+    EXPECT_EQ(as_int.error(), sh::errc::value_out_of_range);
+    EXPECT_NE(c.last_diagnostics().message.find("'big'"), std::string::npos)
+        << c.last_diagnostics().message;
+    EXPECT_EQ(c.query_one<std::int64_t>("SELECT big FROM n").value(), 4294967297);
+    EXPECT_EQ(c.query_one<int>("SELECT 9223372036854775807").error(), sh::errc::value_out_of_range);
+    EXPECT_EQ(c.query_one<std::uint64_t>("SELECT -9223372036854775808").error(),
+              sh::errc::value_out_of_range);
+    EXPECT_EQ(c.query_one<std::uint8_t>("SELECT 255").value(), 255);
+    EXPECT_EQ(c.query_one<std::uint8_t>("SELECT 256").error(), sh::errc::value_out_of_range);
+    EXPECT_EQ(c.query_one<std::int8_t>("SELECT -128").value(), -128);
+    // Binding: SQLite stores 64-bit signed integers, so the largest unsigned ones cannot go in.
+    try {
+        (void)sh::value(std::numeric_limits<std::uint64_t>::max());
+        ADD_FAILURE() << "uint64_t max bound without an error";
+    } catch (const sh::system_error& e) {
+        EXPECT_EQ(e.code(), sh::errc::value_out_of_range);
+    }
+    EXPECT_EQ(sh::value(std::uint64_t{9223372036854775807ull}).as_int64(), INT64_MAX);
+}
+
+TEST(Connection, SqlWithAnEmbeddedNulIsRefusedAndRunsNothing) {
+    temp_dir dir;
+    auto c = open_writer(dir);
+    c.execute_script("CREATE TABLE t(x)").value();
+    using namespace std::string_view_literals;
+    auto r = c.execute("INSERT INTO t VALUES (1)\0; DROP TABLE t"sv);
+    EXPECT_EQ(r.error(), sh::condition::misuse);
+    EXPECT_NE(c.last_diagnostics().message.find("NUL"), std::string::npos);
+    EXPECT_EQ(c.execute_script("INSERT INTO t VALUES (2)\0 junk"sv).error(), sh::condition::misuse);
+    EXPECT_EQ(c.query_one<int>("SELECT count(*) FROM t").value(), 0);
 }
 
 } // namespace

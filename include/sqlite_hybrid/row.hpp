@@ -76,6 +76,9 @@ namespace detail {
 
 // Records the failing column for the diagnostics, then returns the code.
 error_code column_error(const row_source& row, int col, errc e, value_type wanted);
+// An integer that the type it is read into cannot hold: value_out_of_range, naming the column.
+error_code column_range_error(const row_source& row, int col, std::int64_t v, std::size_t bytes,
+                              bool is_signed);
 
 template <class T> struct column_reader;
 
@@ -84,8 +87,12 @@ template <class I>
 struct column_reader<I> {
     static result<I> read(const row_source& s, int col) {
         int type = s.type(col);
-        if (type == SQLITE_INTEGER)
-            return static_cast<I>(s.int64(col));
+        if (type == SQLITE_INTEGER) {
+            const std::int64_t v = s.int64(col);
+            if (!std::in_range<I>(v)) // nothing narrows silently
+                return column_range_error(s, col, v, sizeof(I), std::is_signed_v<I>);
+            return static_cast<I>(v);
+        }
         return column_error(s, col, type == SQLITE_NULL ? errc::null_value : errc::type_mismatch,
                             value_type::integer);
     }

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -30,9 +31,15 @@ public:
     value(null_t) {}
     value(std::nullptr_t) {}
     value(bool b) : v_(std::int64_t{b ? 1 : 0}) {}
+    // Integers are stored as int64 (as SQLite does): an unsigned value above INT64_MAX throws
+    // system_error(errc::value_out_of_range) here, before anything is queued.
     template <class I>
         requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
-    value(I i) : v_(static_cast<std::int64_t>(i)) {}
+    value(I i) : v_(std::int64_t{}) {
+        if (!std::in_range<std::int64_t>(i))
+            throw_out_of_range(static_cast<unsigned long long>(i));
+        v_ = static_cast<std::int64_t>(i);
+    }
     value(double d) : v_(d) {}
     value(float f) : v_(static_cast<double>(f)) {}
     value(const char* s) : v_(std::string(s)) {}
@@ -56,6 +63,8 @@ public:
     friend bool operator==(const value&, const value&) = default;
 
 private:
+    [[noreturn]] static void throw_out_of_range(unsigned long long v);
+
     storage v_;
 };
 
