@@ -1,6 +1,5 @@
 #include "database_impl.hpp"
 
-#include <sqlite_hybrid/detail/retry_op.hpp>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -33,10 +32,8 @@ void database::start(std::shared_ptr<detail::database_impl> impl, detail::job_ki
     auto op = std::make_unique<detail::pending_op>(kind, std::move(job), std::move(handler), diag,
                                                    fallback);
     if (impl) {
-        // A with_retry deadline around this call shortens the wait for the write lock.
+        // A caller's deadline (with_retry's) reaches the wait through the cancellation slot.
         op->lock_deadline = std::chrono::steady_clock::now() + impl->options_.lock_timeout;
-        if (auto outer = detail::deadline_scope::current(); outer && *outer < op->lock_deadline)
-            op->lock_deadline = *outer;
         ++impl->in_flight_; // before the check, so that a close racing with us waits for us
         if (!impl->closed()) {
             impl->submit(std::move(op));

@@ -15,24 +15,54 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+void mark_running(interrupt_target& target, pending_op& op, connection& conn) {
+    if (!op.cancellable)
+        return;
+    std::lock_guard lock(target.mutex);
+    target.running = &op;
+    target.conn = &conn;
+    op.running_on = &target;
+}
+
+// From here on, a cancellation of `op` must not reach the connection any more.
+void mark_done(interrupt_target& target, pending_op& op) {
+    if (!op.cancellable)
+        return;
+    std::lock_guard lock(target.mutex);
+    target.running = nullptr;
+    op.running_on = nullptr;
+}
+
 bool is_memory_path(const std::string& p) {
     return p.empty() || p == ":memory:" || p.starts_with("file::memory:") ||
            p.find("mode=memory") != std::string::npos;
 }
 
-// Runs one statement through the connection's statement cache. On PostgreSQL, transaction
-// control goes through the simple query protocol: a server-side prepared statement would be a
-// cache entry to make (and maybe evict) inside a failed transaction, where only ROLLBACK works.
-error_code exec(connection& conn, std::string_view sql) {
-    if (conn.engine() == backend::postgresql) {
-        auto r = conn.execute_script(sql);
-        return r ? error_code() : r.error();
+// The text of the library's own statements on PostgreSQL, which runs them through the simple
+// query protocol: a server-side prepared statement would be a cache entry to make (and maybe
+// evict) inside a failed transaction, where only ROLLBACK works.
+const char* postgres_sql(transaction_statement which) {
+    switch (which) {
+    case transaction_statement::begin_immediate: return "BEGIN";
+    case transaction_statement::begin_deferred: // a read job's snapshot
+        return "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+    case transaction_statement::commit: return "COMMIT";
+    case transaction_statement::rollback: return "ROLLBACK";
+    case transaction_statement::savepoint: return "SAVEPOINT sqlite_hybrid_job";
+    case transaction_statement::release: return "RELEASE SAVEPOINT sqlite_hybrid_job";
+    case transaction_statement::rollback_to: return "ROLLBACK TO SAVEPOINT sqlite_hybrid_job";
     }
-    auto stmt = conn.prepare(sql);
-    if (!stmt)
-        return stmt.error();
-    auto r = stmt.value().execute();
-    return r ? error_code() : r.error();
+    return "ROLLBACK";
+}
+
+// Runs one of the library's transaction statements on a connection (`control` is null on
+// PostgreSQL).
+error_code tx_result(const result<void>& r) { return r ? error_code() : r.error(); }
+
+error_code tx(connection& conn, transaction_control* control, transaction_statement which) {
+    if (control)
+        return control->run(which);
+    return tx_result(conn.execute_script(postgres_sql(which)));
 }
 
 // One thread per connection, but no more than the cores (at least two, so that a writer waiting
@@ -111,6 +141,7 @@ database_impl::database_impl(asio::any_io_executor io, std::string path, databas
 
 database_impl::~database_impl() {
     readers_.clear();
+    writer_control_.reset();
     writer_.reset();
 }
 
@@ -142,21 +173,42 @@ error_code database_impl::open(diagnostics& diag) {
             return conn.error();
         auto slot = std::make_unique<reader_slot>(asio::make_strand(pool_->get_executor()));
         slot->conn.emplace(std::move(conn).value());
+        if (auto ec = on_connect(*slot->conn, diag))
+            return ec;
+        if (!postgres_)
+            slot->control = std::make_unique<transaction_control>(*slot->conn);
         idle_readers_.push_back(slot.get());
         readers_.push_back(std::move(slot));
     }
     return {};
 }
 
+error_code database_impl::on_connect(connection& conn, diagnostics& diag) {
+    if (!options_.on_connect)
+        return {};
+    conn.last_diagnostics().clear();
+    auto r = options_.on_connect(conn);
+    if (r)
+        return {};
+    diag = conn.last_diagnostics();
+    diag.message = "database_options::on_connect failed" +
+                   (diag.message.empty() ? std::string() : ": " + diag.message);
+    return r.error();
+}
+
 error_code database_impl::open_writer(diagnostics& diag) {
+    writer_control_.reset();
     writer_.reset();
     auto conn = connection::open(path_, open_mode::read_write_create, options_.connection, &diag);
     if (!conn)
         return conn.error();
     writer_.emplace(std::move(conn).value());
     writer_settings_ = writer_->settings();
+    if (auto ec = on_connect(*writer_, diag))
+        return ec;
     if (postgres_)
         return {};
+    writer_control_ = std::make_unique<transaction_control>(*writer_);
     if (options_.connection.journal == journal_mode::wal && writer_settings_.journal_mode != "wal")
         log(log_level::warn, "WAL could not be enabled for '" + path_ + "' (journal_mode is '" +
                                  writer_settings_.journal_mode +
@@ -175,12 +227,13 @@ error_code database_impl::migrate(diagnostics& diag) {
     auto fail = [&](error_code ec) {
         diag = conn.last_diagnostics();
         if (conn.in_transaction())
-            (void)exec(conn, "ROLLBACK");
+            (void)tx(conn, writer_control_.get(), transaction_statement::rollback);
         return ec;
     };
     // READ COMMITTED whatever the session's default: the version is read after the lock is
     // granted, so it sees what another process's migration committed meanwhile.
-    if (auto ec = exec(conn, postgres_ ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN IMMEDIATE"))
+    if (auto ec = postgres_ ? tx_result(conn.execute_script("BEGIN ISOLATION LEVEL READ COMMITTED"))
+                            : tx(conn, writer_control_.get(), transaction_statement::begin_immediate))
         return fail(ec);
     if (postgres_)
         if (auto r = conn.execute_script(postgres_migration_setup); !r)
@@ -214,7 +267,7 @@ error_code database_impl::migrate(diagnostics& diag) {
             !r)
             return fail(r.error());
     }
-    if (auto ec = exec(conn, "COMMIT"))
+    if (auto ec = tx(conn, writer_control_.get(), transaction_statement::commit))
         return fail(ec);
     if (from < steps.size()) {
         conn.clear_statement_cache(); // statements prepared before may see an older schema
@@ -235,11 +288,12 @@ void database_impl::install_cancellation(pending_op& op) {
         if (type == asio::cancellation_type::none)
             return;
         target->cancel_requested = true;
-        // A read already running is interrupted; a write is rolled back at its savepoint.
-        if (auto* reader = target->running_on.load()) {
-            std::lock_guard lock(reader->running_mutex);
-            if (reader->running == target)
-                reader->conn->interrupt();
+        // A job running now is interrupted; a queued one never starts (a write waiting for
+        // another process's lock leaves the queue within one wait slice).
+        if (auto* running = target->running_on.load()) {
+            std::lock_guard lock(running->mutex);
+            if (running->running == target)
+                running->conn->interrupt();
         }
     });
 }
@@ -332,10 +386,23 @@ void database_impl::operation_finished(std::size_t n) {
         maybe_finish_close();
 }
 
-error_code database_impl::run_job(connection& conn, pending_op& op) {
+error_code database_impl::run_job(connection& conn, transaction_control* control, pending_op& op,
+                                  transaction_control::mode mode) {
     conn.last_diagnostics().clear();
     op.diag.clear();
-    error_code ec = op.job->run(conn, op.diag);
+    error_code ec;
+    if (control) {
+        transaction_control::scope scope(*control, mode);
+        ec = op.job->run(conn, op.diag);
+        // Refused even when the job went on past the refusal: what it meant to do is not done.
+        if (auto why = control->take_refusal(); !why.empty()) {
+            op.diag = conn.last_diagnostics();
+            op.diag.message = std::move(why);
+            return make_error_code(errc::statement_refused);
+        }
+    } else {
+        ec = op.job->run(conn, op.diag);
+    }
     if (ec && op.diag.message.empty()) {
         op.diag = conn.last_diagnostics();
         if (op.diag.message.empty())
@@ -346,14 +413,14 @@ error_code database_impl::run_job(connection& conn, pending_op& op) {
 
 error_code database_impl::begin_group(connection& conn, clock::time_point deadline) {
     if (!postgres_)
-        return exec(conn, "BEGIN IMMEDIATE");
+        return tx(conn, writer_control_.get(), transaction_statement::begin_immediate);
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
     // One round trip for both; lock_timeout 0 would mean no limit, and it is an int.
     const auto ms = std::clamp<std::int64_t>(left.count(), 1, std::numeric_limits<int>::max());
     auto r = conn.execute_script("BEGIN; SET LOCAL lock_timeout = " + std::to_string(ms));
     if (!r && conn.in_transaction())
-        (void)exec(conn, "ROLLBACK");
-    return r ? error_code() : r.error();
+        (void)tx(conn, nullptr, transaction_statement::rollback);
+    return tx_result(r);
 }
 
 // PostgreSQL: a connection the server dropped connects again before it runs more jobs; while
@@ -384,13 +451,21 @@ void database_impl::writer_drain() {
                 writer_scheduled_ = false;
                 break;
             }
-            if (write_queue_.front()->kind == job_kind::maintenance) {
+            if (destroying_) {
+                batch.swap(write_queue_);
+            } else if (write_queue_.front()->kind == job_kind::maintenance ||
+                       write_queue_.front()->run_alone) {
                 batch.push_back(std::move(write_queue_.front()));
                 write_queue_.pop_front();
             } else {
                 take_writes_locked(batch);
             }
             metrics_.write_queue_depth = write_queue_.size();
+        }
+        if (destroying_) {
+            fail_destroyed(batch, done);
+            flush(done);
+            continue;
         }
         group_outcome outcome = group_outcome::done;
         if (!connection_usable(*writer_, batch, done)) {
@@ -405,7 +480,6 @@ void database_impl::writer_drain() {
         if (outcome == group_outcome::locked) {
             // Another process holds the write lock: the writes wait in the queue, and the
             // thread is free for others until the next try.
-            requeue_front(batch);
             const bool still_waiting = expire_lock_waits(done);
             flush(done);
             if (still_waiting) {
@@ -420,26 +494,44 @@ void database_impl::writer_drain() {
     }
 }
 
-// Fails the writes whose lock deadline has passed; false when no write is left waiting.
+void database_impl::fail_destroyed(std::deque<op_ptr>& ops, completion_batch& done) {
+    for (auto& op : ops) {
+        op->diag.message = "the database was destroyed before this job ran";
+        complete(std::move(op), make_error_code(errc::closed), done);
+    }
+    ops.clear();
+}
+
+// Between two tries for another process's lock: the writes whose deadline has passed fail,
+// the cancelled ones complete as cancelled (they never ran). False when none is left waiting.
 bool database_impl::expire_lock_waits(completion_batch& done) {
     const auto now = clock::now();
-    std::vector<op_ptr> expired;
+    std::deque<op_ptr> expired, cancelled, destroyed;
     bool waiting = false;
     {
         std::lock_guard lock(write_mutex_);
+        if (destroying_)
+            destroyed.swap(write_queue_);
         for (auto it = write_queue_.begin(); it != write_queue_.end();) {
-            if ((*it)->kind != job_kind::maintenance && (*it)->lock_deadline <= now) {
+            auto& op = **it;
+            if (op.cancel_requested) {
+                cancelled.push_back(std::move(*it));
+            } else if (op.kind != job_kind::maintenance && op.lock_deadline <= now) {
                 expired.push_back(std::move(*it));
-                it = write_queue_.erase(it);
             } else {
                 ++it;
+                continue;
             }
+            it = write_queue_.erase(it);
         }
         metrics_.write_queue_depth = write_queue_.size();
         waiting = !write_queue_.empty();
         if (!waiting)
             writer_scheduled_ = false;
     }
+    fail_destroyed(destroyed, done);
+    for (auto& op : cancelled)
+        complete(std::move(op), asio::error::operation_aborted, done);
     for (auto& op : expired) {
         op->diag.message = "another connection held the write lock past this write's deadline";
         complete(std::move(op), make_sqlite_error(SQLITE_BUSY), done);
@@ -458,9 +550,9 @@ void database_impl::count_lock_waits(connection& conn) {
         std::memory_order_relaxed);
 }
 
-void database_impl::take_writes_locked(std::deque<op_ptr>& batch) {
-    while (!write_queue_.empty() && batch.size() < options_.max_group_size &&
-           write_queue_.front()->kind != job_kind::maintenance) {
+void database_impl::take_writes_locked(std::deque<op_ptr>& batch, std::size_t taken) {
+    while (!write_queue_.empty() && batch.size() + taken < options_.max_group_size &&
+           write_queue_.front()->kind != job_kind::maintenance && !write_queue_.front()->run_alone) {
         batch.push_back(std::move(write_queue_.front()));
         write_queue_.pop_front();
     }
@@ -471,12 +563,10 @@ bool database_impl::take_more_writes(std::deque<op_ptr>& batch, std::size_t take
     if (taken >= options_.max_group_size || clock::now() - started >= options_.max_group_duration)
         return false;
     std::lock_guard lock(write_mutex_);
+    if (destroying_)
+        return false;
     const auto before = batch.size();
-    while (!write_queue_.empty() && batch.size() + taken < options_.max_group_size &&
-           write_queue_.front()->kind != job_kind::maintenance) {
-        batch.push_back(std::move(write_queue_.front()));
-        write_queue_.pop_front();
-    }
+    take_writes_locked(batch, taken);
     metrics_.write_queue_depth = write_queue_.size();
     return batch.size() > before;
 }
@@ -490,139 +580,215 @@ void database_impl::requeue_front(std::deque<op_ptr>& batch) {
     metrics_.write_queue_depth = write_queue_.size();
 }
 
-void database_impl::fail_all(std::vector<op_ptr>& ops, error_code ec, const diagnostics& diag,
-                             completion_batch& done) {
-    for (auto& op : ops) {
-        op->job->discard_result();
-        op->diag = diag;
-        complete(std::move(op), ec, done);
+// Runs one job inside the group's transaction and tells the planner what came of it.
+group_commit_planner::report database_impl::run_in_group(connection& conn, pending_op& op) {
+    group_commit_planner::report r;
+    if (op.cancel_requested) {
+        r.cancelled = true;
+        return r;
     }
-    ops.clear();
+    sqlite3* db = conn.native_handle();
+    const auto changes_before = db ? sqlite3_total_changes64(db) : 0;
+    const bool single = op.job->single_statement();
+    mark_running(writer_running_, op, conn);
+    error_code ec = run_job(conn, writer_control_.get(), op,
+                            single ? transaction_control::mode::job
+                                   : transaction_control::mode::write_job);
+    mark_done(writer_running_, op);
+    if (ec && op.cancel_requested && ec == condition::interrupted)
+        ec = asio::error::operation_aborted;
+    r.transaction_open = conn.in_transaction();
+    if (r.transaction_open && !ec && op.cancel_requested) {
+        // Cancelled while it ran: its work is undone (with its savepoint, or by rolling the
+        // group back when a single statement changed anything).
+        r.cancelled = true;
+        r.undo_needs_rollback = postgres_ || sqlite3_total_changes64(db) != changes_before;
+        return r;
+    }
+    if (!r.transaction_open) {
+        ++metrics_.transactions_lost;
+        if (!ec) { // it ignored the failure of the statement that rolled everything back
+            ec = make_error_code(errc::statement_refused);
+            op.diag.message = "the job's transaction was rolled back under it (OR ROLLBACK, "
+                              "RAISE(ROLLBACK)) and the job went on as if it had succeeded";
+        }
+    } else if (postgres_) {
+        if (!ec && conn.transaction_failed()) {
+            // The job succeeded though one of its statements failed (it ignored the error):
+            // PostgreSQL has aborted the transaction, so the job's work is not there.
+            ec = make_postgres_error("25P02");
+            op.diag.message = "a statement of this job failed and the job went on; the "
+                              "transaction was aborted by PostgreSQL";
+        }
+        // A failed statement aborts PostgreSQL's whole transaction.
+        r.undo_needs_rollback = static_cast<bool>(ec);
+    } else if (ec) {
+        // ABORT, the default, undid the statement; OR FAIL, RAISE(FAIL) and triggers may have
+        // left changes of it behind (SQLite counts them; an aborted trigger's count stays too,
+        // which costs a rollback that was not needed, never a change that stays).
+        r.undo_needs_rollback = sqlite3_total_changes64(db) != changes_before;
+    } else {
+        int pending = 0, high = 0;
+        sqlite3_db_status(db, SQLITE_DBSTATUS_DEFERRED_FKS, &pending, &high, 0);
+        if (pending) {
+            // Alone in its own transaction, this job's COMMIT would fail.
+            ec = make_sqlite_error(SQLITE_CONSTRAINT_FOREIGNKEY);
+            op.diag.message = "FOREIGN KEY constraint failed (a deferred foreign key this job "
+                              "left unresolved)";
+            r.undo_needs_rollback = true;
+        }
+    }
+    r.ok = !ec;
+    op.error = ec;
+    return r;
 }
 
-// Queued writes run in one transaction. First without savepoints (they cost about 20 %): if a
-// job fails, the whole transaction rolls back and the group runs again with a savepoint around
-// each job, so that only the failing job's effects go and the others still commit.
+// The COMMIT of a group: one that finds the lock busy (readers in rollback-journal mode) leaves
+// the transaction open, and the COMMIT is tried again, not the work.
+error_code database_impl::commit_group(connection& conn, clock::time_point deadline) {
+    // PostgreSQL answers COMMIT of a failed transaction with a ROLLBACK, not an error.
+    if (conn.transaction_failed()) {
+        conn.last_diagnostics().message = "the transaction was aborted by a failed statement";
+        return make_postgres_error("25P02");
+    }
+    error_code ec = tx(conn, writer_control_.get(), transaction_statement::commit);
+    while (is_lock_error(ec) && conn.in_transaction() && clock::now() < deadline)
+        ec = tx(conn, writer_control_.get(), transaction_statement::commit);
+    if (ec)
+        ++metrics_.commit_failures;
+    return ec;
+}
+
+// Queued writes run in one transaction, as the planner says: a savepoint around each job of
+// several statements, none around a single statement (SQLite undoes a failed one itself).
 database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
                                                       completion_batch& done) {
-    auto outcome = run_group_once(batch, done, false);
-    if (outcome == group_outcome::rerun) {
-        ++metrics_.group_reruns;
-        outcome = run_group_once(batch, done, true);
-    }
-    return outcome;
-}
-
-database_impl::group_outcome database_impl::run_group_once(std::deque<op_ptr>& batch,
-                                                           completion_batch& done,
-                                                           bool savepoints) {
+    using step = group_commit_planner::step;
+    using verdict = group_commit_planner::verdict;
     auto& conn = *writer_;
+    auto* control = writer_control_.get();
     // Waits for another process's lock in short slices, never past the earliest deadline.
     auto deadline = batch.front()->lock_deadline;
     for (const auto& op : batch)
         deadline = std::min(deadline, op->lock_deadline);
     conn.limit_lock_wait(lock_wait_slice, deadline);
     const auto started = clock::now();
-    if (auto ec = begin_group(conn, deadline)) {
-        if (is_lock_error(ec))
-            return group_outcome::locked;
-        std::vector<op_ptr> all(std::make_move_iterator(batch.begin()),
-                                std::make_move_iterator(batch.end()));
-        batch.clear();
-        fail_all(all, ec, conn.last_diagnostics(), done);
-        return group_outcome::done;
-    }
 
-    std::vector<op_ptr> ran; // succeeded, waiting for the shared COMMIT
-    std::size_t taken = 0;
-    while (!batch.empty() || take_more_writes(batch, taken, started)) {
-        op_ptr op = std::move(batch.front());
-        batch.pop_front();
-        ++taken;
-        if (op->cancel_requested) {
-            complete(std::move(op), asio::error::operation_aborted, done);
-            continue;
+    group_commit_planner plan;
+    std::vector<op_ptr> ops; // by the planner's job index
+    auto add = [&](std::deque<op_ptr>& from) {
+        for (auto& op : from) {
+            plan.add(!op->job->single_statement());
+            ops.push_back(std::move(op));
         }
-        error_code ec = savepoints ? exec(conn, "SAVEPOINT job") : error_code();
-        if (!ec)
-            ec = run_job(conn, *op);
-        if (!ec && conn.transaction_failed()) {
-            // The job succeeded though one of its statements failed (it ignored the error):
-            // PostgreSQL has aborted the transaction, so the job's work is not there.
-            ec = make_postgres_error("25P02");
-            op->diag.message = "a statement of this job failed and the job went on; the "
-                               "transaction was aborted by PostgreSQL";
+        from.clear();
+    };
+    add(batch);
+
+    error_code group_error;
+    diagnostics group_diag;
+    auto note_group_error = [&](error_code ec) {
+        if (ec) {
+            group_error = ec;
+            group_diag = conn.last_diagnostics();
         }
-        if (!ec && op->cancel_requested)
-            ec = asio::error::operation_aborted;
-        if (!ec) {
-            if (savepoints)
-                (void)exec(conn, "RELEASE job");
-            ran.push_back(std::move(op));
-            continue;
-        }
-        if (!conn.in_transaction()) {
-            // SQLite rolled the whole transaction back (I/O error, disk full): the jobs that
-            // ran before are gone too; the jobs not yet run go back to the queue.
-            ++metrics_.transactions_lost;
-            diagnostics why = op->diag;
-            op->job->discard_result();
-            complete(std::move(op), ec, done);
-            fail_all(ran, ec, why, done);
-            requeue_front(batch);
-            return group_outcome::done;
-        }
-        op->job->discard_result();
-        if (!savepoints && !ran.empty()) {
-            (void)exec(conn, "ROLLBACK");
-            batch.push_front(std::move(op));
-            for (auto it = ran.rbegin(); it != ran.rend(); ++it) {
-                (*it)->job->discard_result();
-                batch.push_front(std::move(*it));
+        return ec;
+    };
+    std::deque<op_ptr> back; // to the queue's front, in order
+    std::size_t committed = 0;
+    bool locked = false;
+    for (bool begun = false;;) {
+        if (begun && plan.idle() && plan.accepting() && take_more_writes(batch, ops.size(), started))
+            add(batch);
+        const step s = plan.next();
+        if (s == step::finished)
+            break;
+        group_commit_planner::report r;
+        error_code ec;
+        switch (s) {
+        case step::begin:
+            // A transaction an earlier failure could not roll back (out of memory) goes first.
+            if (conn.in_transaction())
+                (void)tx(conn, control, transaction_statement::rollback);
+            ec = note_group_error(begin_group(conn, deadline));
+            if (ec && conn.in_transaction())
+                (void)tx(conn, control, transaction_statement::rollback);
+            r.locked = is_lock_error(ec);
+            begun = !ec;
+            break;
+        case step::savepoint: {
+            auto& op = *ops[plan.current()];
+            ec = tx(conn, control, transaction_statement::savepoint);
+            if (ec) {
+                op.error = ec;
+                op.diag = conn.last_diagnostics();
             }
-            return group_outcome::rerun;
+            break;
         }
-        // The job's own effects go: with a savepoint, only them; without (it ran first), the
-        // transaction holds nothing else and goes on with the next jobs.
-        (void)exec(conn, savepoints ? "ROLLBACK TO job" : "ROLLBACK");
-        if (savepoints)
-            (void)exec(conn, "RELEASE job");
-        else
-            (void)begin_group(conn, deadline);
-        complete(std::move(op), ec, done);
-        if (!conn.in_transaction()) { // could not take the lock again: the rest waits
-            requeue_front(batch);
-            return group_outcome::done;
+        case step::run: r = run_in_group(conn, *ops[plan.current()]); break;
+        case step::release: ec = tx(conn, control, transaction_statement::release); break;
+        case step::rollback_to:
+            ec = tx(conn, control, transaction_statement::rollback_to);
+            if (!ec)
+                ec = tx(conn, control, transaction_statement::release);
+            break;
+        case step::rollback:
+            if (conn.in_transaction())
+                (void)tx(conn, control, transaction_statement::rollback);
+            break;
+        case step::commit: ec = note_group_error(commit_group(conn, deadline)); break;
+        case step::wait_for_lock: locked = true; break;
+        case step::finished: break;
+        }
+        if (s != step::run && s != step::wait_for_lock) {
+            r.ok = !ec;
+            r.transaction_open = conn.in_transaction();
+        }
+        if (s != step::wait_for_lock)
+            plan.done(r);
+        for (const auto& [j, what] : plan.take_decisions()) {
+            auto& op = ops[j];
+            switch (what) {
+            case verdict::committed:
+                ++committed;
+                complete(std::move(op), {}, done);
+                break;
+            case verdict::failed: {
+                op->job->discard_result();
+                const error_code own = op->error;
+                complete(std::move(op), own, done);
+                break;
+            }
+            case verdict::cancelled:
+                op->job->discard_result();
+                complete(std::move(op), asio::error::operation_aborted, done);
+                break;
+            case verdict::shared_failure:
+                op->job->discard_result();
+                op->diag = group_diag;
+                complete(std::move(op), group_error, done);
+                break;
+            case verdict::rerun:
+            case verdict::rerun_alone:
+                op->job->discard_result();
+                op->run_alone = what == verdict::rerun_alone;
+                back.push_back(std::move(op));
+                break;
+            case verdict::requeue: back.push_back(std::move(op)); break;
+            }
         }
     }
-    requeue_front(batch); // group bounds reached with jobs still in hand
-
-    if (ran.empty()) {
-        (void)exec(conn, "ROLLBACK");
-        return group_outcome::done;
+    requeue_front(back);
+    if (plan.transaction_rerun()) {
+        ++metrics_.group_reruns;
+        metrics_.job_reruns += plan.reruns();
     }
-    // PostgreSQL answers COMMIT of a failed transaction with a ROLLBACK, not an error.
-    error_code commit = conn.transaction_failed() ? make_postgres_error("25P02") : exec(conn, "COMMIT");
-    if (commit && conn.transaction_failed())
-        conn.last_diagnostics().message = "the transaction was aborted by a failed statement";
-    // A COMMIT that finds the lock busy (readers in rollback-journal mode) leaves the
-    // transaction open: the COMMIT is tried again, not the work.
-    while (is_lock_error(commit) && conn.in_transaction() && clock::now() < deadline)
-        commit = exec(conn, "COMMIT");
-    if (auto ec = commit) {
-        ++metrics_.commit_failures;
-        diagnostics why = conn.last_diagnostics();
-        if (conn.in_transaction())
-            (void)exec(conn, "ROLLBACK");
-        fail_all(ran, ec, why, done);
-        return group_outcome::done;
+    if (committed > 0) {
+        ++metrics_.groups;
+        metrics_.grouped_jobs += committed;
+        metrics_state::raise_max(metrics_.largest_group, committed);
     }
-    ++metrics_.groups;
-    metrics_.grouped_jobs += ran.size();
-    metrics_state::raise_max(metrics_.largest_group, ran.size());
-    for (auto& op : ran)
-        complete(std::move(op), {}, done);
-    return group_outcome::done;
+    return locked ? group_outcome::locked : group_outcome::done;
 }
 
 void database_impl::run_maintenance(op_ptr op, completion_batch& done) {
@@ -631,8 +797,10 @@ void database_impl::run_maintenance(op_ptr op, completion_batch& done) {
         return;
     }
     auto& conn = *writer_;
+    auto* control = writer_control_.get();
+    constexpr auto mode = transaction_control::mode::maintenance;
     conn.limit_lock_wait(std::nullopt, op->lock_deadline);
-    error_code ec = run_job(conn, *op);
+    error_code ec = run_job(conn, control, *op, mode);
     // A deferred transaction that read and then wrote while another connection committed:
     // waiting cannot help, the whole transaction must run again (a few times at most).
     for (int rerun = 0; ec == make_sqlite_error(SQLITE_BUSY_SNAPSHOT) && rerun < 3; ++rerun) {
@@ -641,12 +809,13 @@ void database_impl::run_maintenance(op_ptr op, completion_batch& done) {
                                  "and lost its snapshot; it runs again (use async_write, which "
                                  "starts with BEGIN IMMEDIATE)");
         if (conn.in_transaction())
-            (void)exec(conn, "ROLLBACK");
+            (void)tx(conn, control, transaction_statement::rollback);
         op->job->discard_result();
-        ec = run_job(conn, *op);
+        ++metrics_.job_reruns;
+        ec = run_job(conn, control, *op, mode);
     }
     if (conn.in_transaction()) {
-        (void)exec(conn, "ROLLBACK");
+        (void)tx(conn, control, transaction_statement::rollback);
         if (!ec) {
             ec = make_sqlite_error(SQLITE_MISUSE);
             op->diag.message = "a maintenance job left a transaction open; it was rolled back";
@@ -748,15 +917,32 @@ void database_impl::reader_drain(reader_slot& reader) {
             continue;
         }
         // Not on PostgreSQL, where one failing statement would abort the shared transaction.
-        const bool shared = !postgres_ && taken.size() > 1 && !exec(conn, "BEGIN");
+        auto* control = reader.control.get();
+        const bool shared = !postgres_ && taken.size() > 1 &&
+                            !tx(conn, control, transaction_statement::begin_deferred);
         for (auto& op : taken)
             run_read(reader, op, done);
         if (shared && conn.in_transaction())
-            (void)exec(conn, "COMMIT");
+            (void)tx(conn, control, transaction_statement::commit);
         taken.clear();
         if (done.size() >= 16) // bound the latency that batching adds
             flush(done);
     }
+}
+
+// Prepares a routed statement on a reader to learn whether it only reads; what a job may not
+// run (transaction control, per-connection PRAGMAs) is refused here, before it runs anywhere.
+result<statement> database_impl::prepare_routed(reader_slot& reader, std::string_view sql) {
+    auto& conn = *reader.conn;
+    if (!reader.control)
+        return conn.prepare(sql);
+    transaction_control::scope scope(*reader.control, transaction_control::mode::job);
+    auto stmt = conn.prepare(sql);
+    if (auto why = reader.control->take_refusal(); !why.empty()) {
+        conn.last_diagnostics().message = std::move(why);
+        return make_error_code(errc::statement_refused);
+    }
+    return stmt;
 }
 
 void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& done) {
@@ -767,7 +953,7 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
     auto& conn = *reader.conn;
     if (op->kind == job_kind::auto_route) {
         const std::string_view sql = op->job->routed_sql();
-        auto stmt = conn.prepare(sql);
+        auto stmt = prepare_routed(reader, sql);
         if (!stmt) {
             op->diag = conn.last_diagnostics();
             complete(std::move(op), stmt.error(), done);
@@ -787,25 +973,20 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
             return;
         }
     }
-    if (op->cancellable) {
-        std::lock_guard lock(reader.running_mutex);
-        reader.running = op.get();
-        op->running_on = &reader;
-    }
+    mark_running(reader.running, *op, conn);
     // A read job gets a snapshot of its own, unless it runs inside a batch's shared one.
     const bool own_snapshot = op->kind == job_kind::read && !conn.in_transaction();
     const bool routed = op->kind != job_kind::read;
     op->kind = job_kind::read; // counted where it ran
-    error_code ec = own_snapshot ? exec(conn, begin_read()) : error_code();
+    auto* control = reader.control.get();
+    error_code ec = own_snapshot ? tx(conn, control, transaction_statement::begin_deferred)
+                                 : error_code();
     if (!ec)
-        ec = run_job(conn, *op);
+        ec = run_job(conn, control, *op, transaction_control::mode::job);
     if (own_snapshot && conn.in_transaction())
-        (void)exec(conn, ec ? "ROLLBACK" : "COMMIT");
-    if (op->cancellable) { // a cancellation must not reach this reader any more
-        std::lock_guard lock(reader.running_mutex);
-        reader.running = nullptr;
-        op->running_on = nullptr;
-    }
+        (void)tx(conn, control,
+                 ec ? transaction_statement::rollback : transaction_statement::commit);
+    mark_done(reader.running, *op);
     if (routed && postgres_sqlstate(ec) == "25006") {
         // A statement that looked like a read writes (a data-modifying WITH, nextval(), FOR
         // UPDATE): learn it and send it to the writer.
@@ -847,9 +1028,12 @@ void database_impl::maybe_finish_close() {
 }
 
 void database_impl::finish_close() {
-    for (auto& r : readers_)
+    for (auto& r : readers_) {
+        r->control.reset();
         r->conn.reset();
+    }
     checkpointer_.reset();
+    writer_control_.reset();
     writer_.reset(); // the last connection to close checkpoints and removes the WAL
     std::vector<asio::any_completion_handler<void(error_code)>> handlers;
     {
@@ -865,6 +1049,9 @@ void database_impl::finish_close() {
 }
 
 void database_impl::shutdown() noexcept {
+    // Jobs the writer holds while it waits for another process's lock come back to the queue
+    // after one slice, and fail there too.
+    destroying_ = true;
     close_requested_ = true;
     std::deque<op_ptr> queued;
     {
@@ -878,10 +1065,7 @@ void database_impl::shutdown() noexcept {
         read_queue_.clear();
     }
     completion_batch done;
-    for (auto& op : queued) {
-        op->diag.message = "the database was destroyed before this job ran";
-        complete(std::move(op), make_error_code(errc::closed), done);
-    }
+    fail_destroyed(queued, done);
     flush(done);
     maybe_finish_close();
     std::unique_lock lock(close_mutex_);

@@ -2,8 +2,10 @@
 // with theirs, routing, checkpoints, metrics and the close sequence.
 #pragma once
 
+#include "group_commit_planner.hpp"
 #include "metrics_state.hpp"
 #include "pending_op.hpp"
+#include "transaction_control.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -27,8 +29,8 @@ struct reader_slot {
     explicit reader_slot(pool_strand s) : strand(std::move(s)) {}
     pool_strand strand;
     std::optional<connection> conn;
-    std::mutex running_mutex; // guards `running` against a cancellation's interrupt()
-    pending_op* running = nullptr;
+    std::unique_ptr<transaction_control> control; // SQLite only
+    interrupt_target running;
 };
 
 class database_impl : public std::enable_shared_from_this<database_impl> {
@@ -60,21 +62,23 @@ private:
     void enqueue_write(op_ptr op);
     void enqueue_read(op_ptr op);
     void writer_drain();
-    void take_writes_locked(std::deque<op_ptr>& batch);
+    void take_writes_locked(std::deque<op_ptr>& batch, std::size_t taken = 0);
     bool take_more_writes(std::deque<op_ptr>& batch, std::size_t taken, clock::time_point started);
     void requeue_front(std::deque<op_ptr>& batch);
     enum class group_outcome { done, rerun, locked };
     group_outcome run_group(std::deque<op_ptr>& batch, completion_batch& done);
+    group_commit_planner::report run_in_group(connection& conn, pending_op& op);
+    error_code commit_group(connection& conn, clock::time_point deadline);
     bool expire_lock_waits(completion_batch& done);
+    void fail_destroyed(std::deque<op_ptr>& ops, completion_batch& done);
     void count_lock_waits(connection& conn);
-    group_outcome run_group_once(std::deque<op_ptr>& batch, completion_batch& done,
-                                 bool savepoints);
     void run_maintenance(op_ptr op, completion_batch& done);
-    void fail_all(std::vector<op_ptr>& ops, error_code ec, const diagnostics& diag,
-                  completion_batch& done);
     void reader_drain(reader_slot& reader);
+    result<statement> prepare_routed(reader_slot& reader, std::string_view sql);
     void run_read(reader_slot& reader, op_ptr& op, completion_batch& done);
-    error_code run_job(connection& conn, pending_op& op);
+    error_code run_job(connection& conn, transaction_control* control, pending_op& op,
+                       transaction_control::mode mode);
+    error_code on_connect(connection& conn, diagnostics& diag);
     void checkpoint_if_needed();
     bool run_checkpoint(connection& conn, int mode); // true when every frame was copied
     void complete(op_ptr op, error_code ec, completion_batch& done);
@@ -90,10 +94,6 @@ private:
     // A group's transaction. PostgreSQL waits for row locks on the server: its lock_timeout
     // there ends the wait at the group's deadline, as the busy handler does for SQLite.
     error_code begin_group(connection& conn, clock::time_point deadline);
-    // A read job's snapshot: PostgreSQL's default READ COMMITTED would give each statement its own.
-    const char* begin_read() const noexcept {
-        return postgres_ ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN";
-    }
 
     asio::any_io_executor io_;
     bool postgres_ = false;
@@ -107,6 +107,8 @@ private:
     pool_strand writer_strand_;
     asio::steady_timer lock_retry_timer_; // the writer's next try for another process's lock
     std::optional<connection> writer_;
+    std::unique_ptr<transaction_control> writer_control_; // SQLite only
+    interrupt_target writer_running_;
     applied_settings writer_settings_;
     std::mutex write_mutex_;
     std::deque<op_ptr> write_queue_;
@@ -135,6 +137,7 @@ private:
 
     std::atomic<std::size_t> in_flight_{0};
     std::atomic<bool> close_requested_{false};
+    std::atomic<bool> destroying_{false}; // the handle is gone: queued jobs fail with closed
     std::atomic<bool> close_started_{false};
     std::mutex close_mutex_;
     std::condition_variable close_cv_;

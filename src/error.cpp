@@ -43,6 +43,8 @@ public:
         case errc::not_read_only: return "a statement that writes was sent to a read-only connection";
         case errc::invalid_key: return "a key column value is missing or NULL";
         case errc::path_refused: return "this file may not be used for this purpose";
+        case errc::statement_refused: return "the library refuses this statement here";
+        case errc::value_out_of_range: return "the value does not fit the type";
         }
         return "unknown sqlite_hybrid error";
     }
@@ -166,7 +168,7 @@ bool library_code_matches(errc e, condition c) noexcept {
     case condition::read_only: return e == errc::not_read_only;
     case condition::misuse:
         return e == errc::parameter_count || e == errc::column_out_of_range ||
-               e == errc::multiple_statements;
+               e == errc::multiple_statements || e == errc::statement_refused;
     default: return false;
     }
 }

@@ -14,7 +14,8 @@ namespace sqlite_hybrid::detail {
 struct metrics_state {
     std::atomic<std::uint64_t> reads{0}, writes{0}, maintenance{0}, cancelled{0};
     std::atomic<std::uint64_t> groups{0}, grouped_jobs{0}, largest_group{0};
-    std::atomic<std::uint64_t> commit_failures{0}, transactions_lost{0}, group_reruns{0};
+    std::atomic<std::uint64_t> commit_failures{0}, transactions_lost{0}, group_reruns{0},
+        job_reruns{0};
     std::atomic<std::uint64_t> write_queue_depth{0}, read_queue_depth{0};
     std::atomic<std::uint64_t> max_write_queue_depth{0}, max_read_queue_depth{0};
     std::atomic<std::uint64_t> busy_waits{0}, busy_wait_us{0};
@@ -54,6 +55,7 @@ struct metrics_state {
         s.commit_failures = commit_failures;
         s.transactions_lost = transactions_lost;
         s.group_reruns = group_reruns;
+        s.job_reruns = job_reruns;
         s.write_queue_depth = write_queue_depth;
         s.read_queue_depth = read_queue_depth;
         s.max_write_queue_depth = max_write_queue_depth;

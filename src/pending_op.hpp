@@ -16,11 +16,20 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace sqlite_hybrid::detail {
 
-struct reader_slot;
+struct pending_op;
+
+// The job a connection runs right now, so that cancelling that job interrupts its statement
+// (and never the next job's).
+struct interrupt_target {
+    std::mutex mutex;
+    pending_op* running = nullptr;
+    connection* conn = nullptr;
+};
 
 struct pending_op {
     job_kind kind;
@@ -33,8 +42,10 @@ struct pending_op {
     // Until when a write may wait for another process's write lock.
     std::chrono::steady_clock::time_point lock_deadline{};
     std::atomic<bool> cancel_requested{false};
+    error_code error;       // a write's own failure, kept until its group's verdict
+    bool run_alone = false; // runs in a transaction of its own (its group's COMMIT failed)
     bool cancellable = false; // a cancellation slot is connected
-    std::atomic<reader_slot*> running_on{nullptr}; // a reader running this op right now
+    std::atomic<interrupt_target*> running_on{nullptr}; // the connection running it right now
 
     pending_op(job_kind k, job_ptr j, job_handler h, diagnostics* d,
                const asio::any_io_executor& fallback)

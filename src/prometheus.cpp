@@ -165,7 +165,11 @@ void append_prometheus(std::string& out, const metrics_snapshot& m,
               "Group transactions rolled back by SQLite itself after an I/O error.",
               m.transactions_lost);
     e.counter("db_group_reruns_total",
-              "Groups run again with savepoints because one of their jobs failed.", m.group_reruns);
+              "Groups whose transaction was rolled back with other jobs' work in it.",
+              m.group_reruns);
+    e.counter("db_job_reruns_total",
+              "Write job functions run again because their transaction was rolled back.",
+              m.job_reruns);
 
     e.family("db_queue_depth", "gauge", "Jobs waiting for the writer or a reader.");
     e.sample("db_queue_depth", R"(queue="write")", m.write_queue_depth);

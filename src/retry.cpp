@@ -47,8 +47,6 @@ std::chrono::milliseconds retry_policy::delay_before(int retry) const noexcept {
 namespace detail {
 
 namespace {
-thread_local std::optional<std::chrono::steady_clock::time_point> current_deadline;
-
 double jitter_factor() {
     thread_local std::minstd_rand rng(std::random_device{}());
     return std::uniform_real_distribution<double>(0.75, 1.25)(rng);
@@ -60,16 +58,6 @@ template <class F> void each_metrics(const retry_policy& p, F f) {
         f(*p.metrics);
 }
 } // namespace
-
-deadline_scope::deadline_scope(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept
-    : previous_(current_deadline) {
-    if (deadline && (!current_deadline || *deadline < *current_deadline))
-        current_deadline = deadline;
-}
-deadline_scope::~deadline_scope() { current_deadline = previous_; }
-std::optional<std::chrono::steady_clock::time_point> deadline_scope::current() noexcept {
-    return current_deadline;
-}
 
 bool cancelled(boost::asio::cancellation_type t) noexcept {
     return t != boost::asio::cancellation_type::none;
@@ -108,6 +96,16 @@ std::optional<retry_state::clock::duration> retry_state::backoff_after(error_cod
                                            .count()) +
                         " ms");
     return delay;
+}
+
+void retry_state::deadline_ended_attempt(error_code& ec) noexcept {
+    if (is_lock_error(ec))
+        last_error_ = ec;
+    else if (!saw_lock_error_) // cancelled while it waited: the lock was not had in time
+        last_error_ = make_error_code(errc::database_busy);
+    saw_lock_error_ = true;
+    deadline_reached_ = true;
+    ec = make_error_code(errc::database_busy);
 }
 
 void retry_state::finish(const error_code& ec) {

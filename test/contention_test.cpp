@@ -9,11 +9,14 @@
 #include <sqlite_hybrid/database.hpp>
 #include <sqlite_hybrid/retry.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 namespace sh = sqlite_hybrid;
@@ -92,7 +95,7 @@ TEST(Contention, ALockHeldPastTheDeadlineGivesDatabaseBusyAndWritesNothing) {
     const auto elapsed = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(r.error(), sh::errc::database_busy);
     EXPECT_TRUE(report.deadline_reached);
-    EXPECT_TRUE(sh::is_lock_error(report.last_error)) << report.last_error.message();
+    EXPECT_EQ(report.last_error, sh::condition::lock_error) << report.last_error.message();
     EXPECT_GE(elapsed, 900ms);
     EXPECT_LT(elapsed, 4500ms); // gave up at its deadline, not when the lock went away
     EXPECT_EQ(holder->wait(), 0);
@@ -182,6 +185,100 @@ TEST(Contention, FourProcessesOfSixteenCoroutinesLoseNothing) {
                   acknowledged[static_cast<std::size_t>(p)]);
     }
     EXPECT_EQ(c.query_one<std::string>("PRAGMA integrity_check").value(), "ok");
+}
+
+} // namespace
+
+namespace {
+
+// While another process holds the write lock, a queued write that is cancelled completes as
+// cancelled within one wait slice, and never commits once the lock is free.
+TEST(Contention, ACancelledWriteWaitingForAnotherProcessesLockEndsAtOnceAndNeverCommits) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("c.db"), schema());
+    auto holder = hold_write_lock(dir.file("c.db"), 3000ms);
+    asio::cancellation_signal signal;
+    std::optional<sh::error_code> answer;
+    std::chrono::steady_clock::time_point answered;
+    db.async_execute("INSERT INTO kv VALUES(1, 'x')", {},
+                     asio::bind_cancellation_slot(signal.slot(), [&](sh::error_code ec, auto) {
+                         answer = ec;
+                         answered = std::chrono::steady_clock::now();
+                     }));
+    std::chrono::steady_clock::time_point cancelled;
+    run(io, [&]() -> awaitable<void> {
+        asio::steady_timer t(io, 100ms);
+        co_await t.async_wait(asio::use_awaitable);
+        cancelled = std::chrono::steady_clock::now();
+        signal.emit(asio::cancellation_type::terminal);
+        co_await sh::test::until(io, [&] { return answer.has_value(); });
+    }());
+    EXPECT_EQ(*answer, asio::error::operation_aborted);
+    // One wait slice is 10 ms; the rest is the handler's way back to this thread.
+    EXPECT_LT(answered - cancelled, 100ms);
+    EXPECT_EQ(holder->wait(), 0);
+    EXPECT_EQ(count_rows(io, db), 0);
+    EXPECT_EQ(db.metrics().cancelled, 1u);
+}
+
+// with_retry's deadline reaches a write however many awaits deep it is started: the attempt is
+// cancelled at the deadline and with_retry answers database_busy then, not when the lock frees.
+TEST(Contention, WithRetrysDeadlineReachesAWriteStartedAfterOtherAwaits) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("c.db"), schema());
+    auto holder = hold_write_lock(dir.file("c.db"), 2000ms);
+    sh::retry_policy policy;
+    policy.deadline = 300ms;
+    const auto started = std::chrono::steady_clock::now();
+    auto r = run(io, sh::with_retry(
+                         [&]() -> awaitable<sh::execute_result> {
+                             asio::steady_timer t(io, 20ms); // something else first
+                             co_await t.async_wait(asio::use_awaitable);
+                             co_return co_await db.async_execute("INSERT INTO kv VALUES(1, 'x')");
+                         },
+                         policy, sh::as_result));
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(r.error(), sh::errc::database_busy);
+    EXPECT_GE(elapsed, 290ms);
+    EXPECT_LT(elapsed, 700ms);
+    EXPECT_EQ(holder->wait(), 0);
+    EXPECT_EQ(count_rows(io, db), 0); // answered busy: never committed later
+}
+
+// Destroying a database whose writes wait for another process's lock does not wait for the
+// lock: the queued writes fail with closed and none of them commits afterwards.
+TEST(Contention, DestroyingADatabaseFailsWritesQueuedBehindAForeignLockWithoutWaiting) {
+    temp_dir dir;
+    const auto path = dir.file("c.db");
+    asio::io_context io;
+    std::vector<std::optional<sh::error_code>> answers(3);
+    std::chrono::steady_clock::duration destroy_took{};
+    {
+        auto db = open_database(io, path, schema());
+        auto holder = hold_write_lock(path, 1500ms);
+        for (int i = 0; i < 3; ++i)
+            db.async_execute("INSERT INTO kv VALUES(?, 'x')", sh::args(i),
+                             [&answers, i](sh::error_code ec, auto) { answers[static_cast<std::size_t>(i)] = ec; });
+        run(io, [&]() -> awaitable<void> {
+            asio::steady_timer t(io, 100ms); // the writer is waiting for the lock now
+            co_await t.async_wait(asio::use_awaitable);
+        }());
+        const auto before = std::chrono::steady_clock::now();
+        db = sh::database();
+        destroy_took = std::chrono::steady_clock::now() - before;
+        io.restart();
+        io.run();
+        EXPECT_EQ(holder->wait(), 0);
+    }
+    EXPECT_LT(destroy_took, 500ms);
+    for (const auto& a : answers) {
+        ASSERT_TRUE(a.has_value());
+        EXPECT_EQ(*a, sh::errc::closed);
+    }
+    auto db = open_database(io, path, schema());
+    EXPECT_EQ(count_rows(io, db), 0);
 }
 
 } // namespace

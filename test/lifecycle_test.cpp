@@ -6,6 +6,7 @@
 #include <sqlite_hybrid/database.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -193,6 +194,98 @@ TEST(Concurrency, HundredsOfCoroutinesOnAMultiThreadedIoContext) {
     EXPECT_EQ(written, coroutines * each);
     EXPECT_EQ(read, coroutines * each);
     EXPECT_EQ(count_rows(io, db), coroutines * each);
+}
+
+} // namespace
+
+namespace {
+
+// An operation keeps its executor's io_context running until its handler has run: run_one(),
+// restart() and run() always end with the handler called, never with it pending.
+template <class Start> int rounds_with_pending_handler(int rounds, Start start) {
+    int pending = 0;
+    for (int i = 0; i < rounds; ++i) {
+        asio::io_context io;
+        bool called = false;
+        start(io, called);
+        io.run_one();
+        io.restart();
+        io.run();
+        pending += !called;
+    }
+    return pending;
+}
+
+TEST(WorkTracking, EveryOperationKeepsItsIoContextRunningUntilItsHandlerRan) {
+    temp_dir dir;
+    const auto path = dir.file("w.db");
+    asio::io_context setup;
+    auto db = open_database(setup, path, schema());
+    constexpr int rounds = 1000;
+    auto opts = schema();
+    opts.log = sh::null_logger();
+    EXPECT_EQ(rounds_with_pending_handler(200, [&](asio::io_context& io, bool& called) {
+                  sh::database::async_open(io.get_executor(), path, opts,
+                                           [&called](sh::error_code, sh::database) { called = true; });
+              }),
+              0)
+        << "open";
+    // The operations below run on `db` (opened on another io_context) with handlers bound to
+    // each round's io_context through their associated executor.
+    auto bound = [](asio::io_context& io, auto fn) { return asio::bind_executor(io, std::move(fn)); };
+    EXPECT_EQ(rounds_with_pending_handler(rounds, [&](asio::io_context& io, bool& called) {
+                  db.async_execute("INSERT OR REPLACE INTO kv VALUES (1, 'x')", {},
+                                   bound(io, [&called](sh::error_code, auto) { called = true; }));
+              }),
+              0)
+        << "execute";
+    EXPECT_EQ(rounds_with_pending_handler(rounds, [&](asio::io_context& io, bool& called) {
+                  db.async_query<int>("SELECT k FROM kv", {},
+                                      bound(io, [&called](sh::error_code, auto) { called = true; }));
+              }),
+              0)
+        << "query";
+    EXPECT_EQ(rounds_with_pending_handler(rounds, [&](asio::io_context& io, bool& called) {
+                  db.async_read([](sh::connection&) { return 1; },
+                                bound(io, [&called](sh::error_code, int) { called = true; }));
+              }),
+              0)
+        << "read";
+    EXPECT_EQ(rounds_with_pending_handler(rounds, [&](asio::io_context& io, bool& called) {
+                  db.async_write([](sh::connection&) {},
+                                 bound(io, [&called](sh::error_code) { called = true; }));
+              }),
+              0)
+        << "write";
+    // The same from coroutines: the handler resumes the coroutine.
+    EXPECT_EQ(rounds_with_pending_handler(rounds, [&](asio::io_context& io, bool& called) {
+                  asio::co_spawn(
+                      io,
+                      [&]() -> awaitable<void> {
+                          co_await db.async_execute("INSERT OR REPLACE INTO kv VALUES (2, 'y')");
+                          called = true;
+                      },
+                      asio::detached);
+              }),
+              0)
+        << "execute from a coroutine";
+    EXPECT_EQ(rounds_with_pending_handler(200, [&](asio::io_context& io, bool& called) {
+                  asio::co_spawn(
+                      io,
+                      [&]() -> awaitable<void> {
+                          auto opened = co_await sh::database::async_open(io.get_executor(), path, opts);
+                          called = opened.is_open();
+                      },
+                      asio::detached);
+              }),
+              0)
+        << "open from a coroutine";
+    EXPECT_EQ(rounds_with_pending_handler(200, [&](asio::io_context& io, bool& called) {
+                  auto other = open_database(setup, path, opts);
+                  other.async_close(bound(io, [&called](sh::error_code) { called = true; }));
+              }),
+              0)
+        << "close";
 }
 
 } // namespace

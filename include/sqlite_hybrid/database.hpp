@@ -71,10 +71,11 @@ public:
         return initiate(detail::job_kind::read, std::move(fn), &diag, std::forward<Token>(token));
     }
 
-    // fn(connection&) runs on the writer inside BEGIN IMMEDIATE ... COMMIT, sharing the
-    // transaction with other queued writes (each in its own SAVEPOINT). The handler runs only
-    // after the shared COMMIT. fn may run again if the transaction had to be rerun, so keep
-    // effects outside the database out of it.
+    // fn(connection&) runs once on the writer inside BEGIN IMMEDIATE ... COMMIT, sharing the
+    // transaction with other queued writes (inside a savepoint of its own, so that its failure
+    // undoes only its work). The handler runs only after the shared COMMIT. fn is called as
+    // const; it runs again only when another job or SQLite rolled back the transaction it ran
+    // in (metrics().job_reruns), so keep effects outside the database out of it.
     template <class Fn, class Token = default_token> auto async_write(Fn fn, Token&& token = {}) {
         return initiate(detail::job_kind::write, std::move(fn), nullptr, std::forward<Token>(token));
     }

@@ -30,6 +30,8 @@ enum class errc {
     not_read_only,       // a write statement was sent to a read-only connection
     invalid_key,         // a key column value that is missing or NULL
     path_refused,        // a file that may not be used for this (the main database as a log file)
+    statement_refused,   // transaction control, a per-connection PRAGMA or ATTACH in a job
+    value_out_of_range,  // a number that the type it is read into or bound from cannot hold
 };
 
 // Conditions that group codes of every category, for `ec == condition::busy` tests. On

@@ -26,8 +26,14 @@ struct metrics_snapshot {
     std::uint64_t grouped_jobs = 0;
     std::uint64_t largest_group = 0;
     std::uint64_t commit_failures = 0;
-    std::uint64_t transactions_lost = 0; // rolled back by SQLite itself after an I/O error
-    std::uint64_t group_reruns = 0;      // a job failed: the group ran again with savepoints
+    // Rolled back under a job: by SQLite after an I/O error or a full disk, or by the job's own
+    // OR ROLLBACK / RAISE(ROLLBACK). That job fails; the others of its group run again.
+    std::uint64_t transactions_lost = 0;
+    // Groups whose transaction was rolled back with other jobs' work in it (above, a failed
+    // statement whose changes SQLite could not undo alone, or a failed COMMIT).
+    std::uint64_t group_reruns = 0;
+    // Job functions called again because of that (the only case a job's function runs twice).
+    std::uint64_t job_reruns = 0;
     double mean_group_size() const {
         return groups ? static_cast<double>(grouped_jobs) / static_cast<double>(groups) : 0.0;
     }

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <sqlite_hybrid/logger.hpp>
+#include <sqlite_hybrid/result.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +18,8 @@ class thread_pool;
 }
 
 namespace sqlite_hybrid {
+
+class connection;
 
 enum class journal_mode { wal, delete_mode, truncate, persist, memory, off };
 enum class synchronous_mode { off, normal, full, extra };
@@ -126,6 +130,14 @@ struct database_options {
     std::chrono::milliseconds lock_timeout{std::chrono::seconds(5)};
 
     logger log; // empty: default_logger()
+
+    // Runs on every connection the database opens (the writer, then each reader), after the
+    // pragmas above and before any job: for per-connection settings the options do not name
+    // (PRAGMA recursive_triggers=ON), ATTACH, or functions registered through native_handle().
+    // Routed statements and jobs may not change such settings (errc::statement_refused), since
+    // they would reach one connection of several. An error fails the open with that error.
+    // PostgreSQL: use connection.postgres.session_sql, which also runs on every reconnect.
+    std::function<result<void>(sqlite_hybrid::connection&)> on_connect;
 };
 
 } // namespace sqlite_hybrid

@@ -32,7 +32,8 @@ auto with_retry(Op op, retry_policy policy, retry_report* report, Token&& token 
     using impl = detail::retry_op<Op, signature>;
     return boost::asio::async_compose<Token, signature>(
         impl{std::make_unique<Op>(std::move(op)),
-             std::make_unique<detail::retry_state>(std::move(policy), report), nullptr, {}},
+             std::make_unique<detail::retry_state>(std::move(policy), report), nullptr, {},
+             std::make_shared<detail::attempt_cancellation>(), nullptr},
         token);
 }
 

@@ -25,6 +25,9 @@ struct job {
     // The single statement a routed job runs (execute/query), so it can go to a reader when
     // it only reads; empty for jobs that run arbitrary code.
     virtual std::string_view routed_sql() const noexcept { return {}; }
+    // One statement: SQLite undoes a failed statement's changes itself, so a group needs no
+    // savepoint around it (a function job may run several statements and gets one).
+    bool single_statement() const noexcept { return !routed_sql().empty(); }
 };
 
 using job_ptr = std::unique_ptr<job>;
@@ -50,8 +53,14 @@ template <> struct signature_for<void> {
 };
 
 template <class Fn> class typed_job final : public job {
+    static_assert(std::is_invocable_v<const Fn&, connection&>,
+                  "sqlite_hybrid: a job's function must be callable as const with a "
+                  "connection& (no `mutable` lambda): it runs once, and runs again only when "
+                  "SQLite rolled back the transaction it ran in, so it must not consume its "
+                  "captures");
+
 public:
-    using returned = std::invoke_result_t<Fn&, connection&>;
+    using returned = std::invoke_result_t<const Fn&, connection&>;
     using value_type = typename unwrap_result<returned>::type;
     using signature = typename signature_for<value_type>::type;
 
@@ -59,16 +68,17 @@ public:
 
     error_code run(connection& conn, diagnostics& diag) noexcept override {
         try {
+            const Fn& fn = fn_;
             if constexpr (is_result_v<returned>) {
-                auto r = fn_(conn);
+                auto r = fn(conn);
                 if (!r)
                     return r.error();
                 if constexpr (!std::is_void_v<value_type>)
                     out_.emplace(std::move(r).value());
             } else if constexpr (std::is_void_v<value_type>) {
-                fn_(conn);
+                fn(conn);
             } else {
-                out_.emplace(fn_(conn));
+                out_.emplace(fn(conn));
             }
             return {};
         } catch (...) {

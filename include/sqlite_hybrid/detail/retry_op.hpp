@@ -5,7 +5,10 @@
 #include <sqlite_hybrid/error.hpp>
 #include <sqlite_hybrid/retry_policy.hpp>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,18 +25,12 @@
 
 namespace sqlite_hybrid::detail {
 
-// The deadline of the attempt being started on this thread: writes started inside it carry it
-// down to their wait for the write lock (database::start reads it).
-class deadline_scope {
-public:
-    explicit deadline_scope(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
-    ~deadline_scope();
-    deadline_scope(const deadline_scope&) = delete;
-    deadline_scope& operator=(const deadline_scope&) = delete;
-    static std::optional<std::chrono::steady_clock::time_point> current() noexcept;
-
-private:
-    std::optional<std::chrono::steady_clock::time_point> previous_;
+// How an attempt is cancelled: the caller's cancellations are forwarded to it, and at the
+// deadline it gets a terminal cancellation of its own (so every operation inside it, however
+// many awaits deep, stops waiting: for another process's lock too).
+struct attempt_cancellation {
+    boost::asio::cancellation_signal signal;
+    bool deadline_fired = false;
 };
 
 class retry_state {
@@ -48,6 +45,8 @@ public:
     // retries or the deadline are used up (`ec` then becomes database_busy).
     std::optional<clock::duration> backoff_after(error_code& ec);
     void waited(clock::duration d) noexcept { waited_ += d; }
+    // The deadline ended an attempt (or a backoff): `ec` becomes database_busy.
+    void deadline_ended_attempt(error_code& ec) noexcept;
     // Records the outcome in the metrics and the report.
     void finish(const error_code& ec);
 
@@ -89,24 +88,28 @@ template <class Op, class Handler> void start_attempt(Op& op, Handler&& handler)
     if constexpr (std::is_invocable_v<Op&>) {
         using value = typename awaitable_value<std::invoke_result_t<Op&>>::type;
         auto ex = boost::asio::get_associated_executor(handler);
-        boost::asio::co_spawn(ex, op(),
-                              [h = std::forward<Handler>(handler)](std::exception_ptr e,
-                                                                   auto... v) mutable {
-                                  error_code ec;
-                                  if (e) {
-                                      try {
-                                          std::rethrow_exception(e);
-                                      } catch (const boost::system::system_error& err) {
-                                          ec = err.code();
-                                      } catch (...) {
-                                          ec = make_error_code(errc::job_exception);
-                                      }
-                                  }
-                                  if constexpr (std::is_void_v<value>)
-                                      std::move(h)(ec);
-                                  else
-                                      std::move(h)(ec, std::move(v)...);
-                              });
+        // The coroutine gets the handler's cancellation slot: a cancellation (or with_retry's
+        // deadline) reaches whatever it awaits.
+        auto slot = boost::asio::get_associated_cancellation_slot(handler);
+        boost::asio::co_spawn(
+            ex, op(),
+            boost::asio::bind_cancellation_slot(
+                slot, [h = std::forward<Handler>(handler)](std::exception_ptr e, auto... v) mutable {
+                    error_code ec;
+                    if (e) {
+                        try {
+                            std::rethrow_exception(e);
+                        } catch (const boost::system::system_error& err) {
+                            ec = err.code();
+                        } catch (...) {
+                            ec = make_error_code(errc::job_exception);
+                        }
+                    }
+                    if constexpr (std::is_void_v<value>)
+                        std::move(h)(ec);
+                    else
+                        std::move(h)(ec, std::move(v)...);
+                }));
     } else {
         op(std::forward<Handler>(handler));
     }
@@ -122,15 +125,37 @@ template <class Op, class... Values> struct retry_op<Op, void(error_code, Values
     std::unique_ptr<retry_state> state;
     std::unique_ptr<boost::asio::steady_timer> timer;
     std::chrono::steady_clock::time_point wait_started{};
+    std::shared_ptr<attempt_cancellation> cancel;
+    std::unique_ptr<boost::asio::steady_timer> deadline_timer;
 
     struct backoff_over {};
 
     template <class Self> void operator()(Self& self) {
         self.reset_cancellation_state(boost::asio::enable_total_cancellation());
+        // The caller's cancellations reach the attempt through the attempt's own signal.
+        if (auto slot = self.get_cancellation_state().slot(); slot.is_connected())
+            slot.assign([c = cancel](boost::asio::cancellation_type t) { c->signal.emit(t); });
+        if (auto deadline = state->deadline()) {
+            deadline_timer = std::make_unique<boost::asio::steady_timer>(
+                boost::asio::get_associated_executor(self), *deadline);
+            deadline_timer->async_wait([c = cancel](error_code e) {
+                if (!e) {
+                    c->deadline_fired = true;
+                    c->signal.emit(boost::asio::cancellation_type::terminal);
+                }
+            });
+        }
         attempt(self);
     }
 
     template <class Self> void operator()(Self& self, error_code ec, Values... values) {
+        cancel->signal.slot().clear();
+        if (ec && cancel->deadline_fired && !cancelled(self.cancelled())) {
+            // Whatever the attempt was waiting for, the deadline came first.
+            state->deadline_ended_attempt(ec);
+            finish(self, ec);
+            return;
+        }
         if (is_lock_error(ec)) {
             if (cancelled(self.cancelled())) {
                 finish(self, boost::asio::error::operation_aborted);
@@ -146,6 +171,7 @@ template <class Op, class... Values> struct retry_op<Op, void(error_code, Values
                 return;
             }
         }
+        end(self);
         state->finish(ec);
         self.complete(ec, std::move(values)...);
     }
@@ -156,17 +182,32 @@ template <class Op, class... Values> struct retry_op<Op, void(error_code, Values
             finish(self, boost::asio::error::operation_aborted);
             return;
         }
+        if (cancel->deadline_fired) { // the deadline came during the backoff
+            state->deadline_ended_attempt(ec);
+            finish(self, ec);
+            return;
+        }
         attempt(self);
     }
 
 private:
     template <class Self> void attempt(Self& self) {
         state->begin_attempt();
-        deadline_scope scope(state->deadline());
-        start_attempt(*op, std::move(self));
+        // Both are read before `self` (and with it this object) moves into the binder.
+        Op& callable = *op;
+        auto slot = cancel->signal.slot();
+        start_attempt(callable, boost::asio::bind_cancellation_slot(slot, std::move(self)));
+    }
+
+    template <class Self> void end(Self& self) {
+        if (auto slot = self.get_cancellation_state().slot(); slot.is_connected())
+            slot.clear();
+        if (deadline_timer)
+            deadline_timer->cancel();
     }
 
     template <class Self> void finish(Self& self, error_code ec) {
+        end(self);
         state->finish(ec);
         self.complete(ec, Values{}...);
     }
