@@ -514,7 +514,7 @@ bool database_impl::expire_lock_waits(completion_batch& done) {
             destroyed.swap(write_queue_);
         for (auto it = write_queue_.begin(); it != write_queue_.end();) {
             auto& op = **it;
-            if (op.cancel_requested) {
+            if (op.cancel_requested && !op.ran_once) {
                 cancelled.push_back(std::move(*it));
             } else if (op.kind != job_kind::maintenance && op.lock_deadline <= now) {
                 expired.push_back(std::move(*it));
@@ -583,26 +583,29 @@ void database_impl::requeue_front(std::deque<op_ptr>& batch) {
 // Runs one job inside the group's transaction and tells the planner what came of it.
 group_commit_planner::report database_impl::run_in_group(connection& conn, pending_op& op) {
     group_commit_planner::report r;
-    if (op.cancel_requested) {
+    const bool cancellable = !op.ran_once;
+    if (cancellable && op.cancel_requested) {
         r.cancelled = true;
         return r;
     }
     sqlite3* db = conn.native_handle();
     const auto changes_before = db ? sqlite3_total_changes64(db) : 0;
     const bool single = op.job->single_statement();
-    mark_running(writer_running_, op, conn);
+    if (cancellable)
+        mark_running(writer_running_, op, conn);
     error_code ec = run_job(conn, writer_control_.get(), op,
                             single ? transaction_control::mode::job
                                    : transaction_control::mode::write_job);
-    mark_done(writer_running_, op);
+    if (cancellable)
+        mark_done(writer_running_, op);
     if (ec && op.cancel_requested && ec == condition::interrupted)
         ec = asio::error::operation_aborted;
     r.transaction_open = conn.in_transaction();
-    if (r.transaction_open && !ec && op.cancel_requested) {
+    if (r.transaction_open && !ec && cancellable && op.cancel_requested) {
         // Cancelled while it ran: its work is undone (with its savepoint, or by rolling the
         // group back when a single statement changed anything).
         r.cancelled = true;
-        r.undo_needs_rollback = postgres_ || sqlite3_total_changes64(db) != changes_before;
+        r.undo_needs_rollback = postgres_ || !single || sqlite3_total_changes64(db) != changes_before;
         return r;
     }
     if (!r.transaction_open) {
@@ -623,10 +626,12 @@ group_commit_planner::report database_impl::run_in_group(connection& conn, pendi
         // A failed statement aborts PostgreSQL's whole transaction.
         r.undo_needs_rollback = static_cast<bool>(ec);
     } else if (ec) {
-        // ABORT, the default, undid the statement; OR FAIL, RAISE(FAIL) and triggers may have
-        // left changes of it behind (SQLite counts them; an aborted trigger's count stays too,
-        // which costs a rollback that was not needed, never a change that stays).
-        r.undo_needs_rollback = sqlite3_total_changes64(db) != changes_before;
+        // A single statement: ABORT, the default, undid it; OR FAIL, RAISE(FAIL) and triggers
+        // may have left changes of it behind (SQLite counts them; an aborted trigger's count
+        // stays too, which costs a rollback that was not needed, never a change that stays).
+        // A function job without a savepoint (the first of its transaction) may have run
+        // anything, DDL included, which SQLite does not count.
+        r.undo_needs_rollback = !single || sqlite3_total_changes64(db) != changes_before;
     } else {
         int pending = 0, high = 0;
         sqlite3_db_status(db, SQLITE_DBSTATUS_DEFERRED_FKS, &pending, &high, 0);
@@ -772,6 +777,7 @@ database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
             case verdict::rerun_alone:
                 op->job->discard_result();
                 op->run_alone = what == verdict::rerun_alone;
+                op->ran_once = true;
                 back.push_back(std::move(op));
                 break;
             case verdict::requeue: back.push_back(std::move(op)); break;

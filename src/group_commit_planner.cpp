@@ -17,6 +17,11 @@ bool group_commit_planner::accepting() const noexcept {
     return phase_ == phase::start || phase_ == phase::pick;
 }
 
+void group_commit_planner::mark_ran(std::size_t job) {
+    jobs_[job].state = job_state::ran;
+    ++ran_;
+}
+
 std::size_t group_commit_planner::first_queued() const noexcept {
     for (std::size_t i = current_; i < jobs_.size(); ++i)
         if (jobs_[i].state == job_state::queued)
@@ -25,6 +30,8 @@ std::size_t group_commit_planner::first_queued() const noexcept {
 }
 
 void group_commit_planner::decide(std::size_t job, verdict v) {
+    if (jobs_[job].state == job_state::ran)
+        --ran_;
     jobs_[job].state = job_state::done;
     decisions_.push_back({job, v});
 }
@@ -38,18 +45,20 @@ group_commit_planner::step group_commit_planner::next() {
     case phase::start: phase_ = phase::beginning; return step::begin;
     case phase::pick: {
         const std::size_t j = first_queued();
+        const bool kept = ran_ > 0;
         if (j == jobs_.size()) {
-            bool any_ran = false;
-            for (const auto& job : jobs_)
-                any_ran = any_ran || job.state == job_state::ran;
             // Nothing to keep: the empty transaction is closed without writing anything.
-            phase_ = any_ran ? phase::committing : phase::rolling_back;
-            return any_ran ? step::commit : step::rollback;
+            phase_ = kept ? phase::committing : phase::rolling_back;
+            return kept ? step::commit : step::rollback;
         }
         current_ = j;
-        jobs_[j].state = job_state::running;
-        phase_ = jobs_[j].savepoint ? phase::saving : phase::running;
-        return jobs_[j].savepoint ? step::savepoint : step::run;
+        auto& job = jobs_[j];
+        job.state = job_state::running;
+        // The first job to run in the transaction needs no savepoint: should it fail, rolling
+        // the transaction back undoes only its work (the jobs after it then start a new one).
+        job.savepoint = job.wants_savepoint && kept;
+        phase_ = job.savepoint ? phase::saving : phase::running;
+        return job.savepoint ? step::savepoint : step::run;
     }
     case phase::saved: phase_ = phase::running; return step::run;
     case phase::releasing: return step::release;
@@ -164,7 +173,7 @@ void group_commit_planner::after_run(const report& r) {
         return;
     }
     if (r.ok && !r.undo_needs_rollback) {
-        jobs_[j].state = job_state::ran;
+        mark_ran(j);
         phase_ = saved ? phase::releasing : phase::pick;
         return;
     }

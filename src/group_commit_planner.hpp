@@ -18,7 +18,8 @@ class group_commit_planner {
 public:
     enum class step {
         begin,        // open the group's transaction
-        savepoint,    // a savepoint for job current() (a job of several statements)
+        savepoint,    // a savepoint for job current() (a job of several statements, unless
+                      // nothing ran before it: then rolling back the transaction undoes it)
         run,          // run job current(), unless it was cancelled meanwhile
         release,      // release job current()'s savepoint, keeping its work
         rollback_to,  // roll back to job current()'s savepoint and release it
@@ -80,7 +81,8 @@ public:
 private:
     enum class job_state { queued, running, ran, done };
     struct job {
-        bool savepoint;
+        bool wants_savepoint;
+        bool savepoint = false; // runs inside one
         job_state state = job_state::queued;
     };
     enum class phase {
@@ -104,11 +106,13 @@ private:
     // not started go back in order.
     void give_back(verdict for_ran);
     std::size_t first_queued() const noexcept;
+    void mark_ran(std::size_t job);
 
     std::vector<job> jobs_;
     std::vector<decision> decisions_;
     phase phase_ = phase::start;
     std::size_t current_ = 0;
+    std::size_t ran_ = 0; // jobs whose work the transaction holds
     std::size_t reruns_ = 0;
     bool transaction_rerun_ = false;
 };

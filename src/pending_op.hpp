@@ -44,6 +44,10 @@ struct pending_op {
     std::atomic<bool> cancel_requested{false};
     error_code error;       // a write's own failure, kept until its group's verdict
     bool run_alone = false; // runs in a transaction of its own (its group's COMMIT failed)
+    // It ran and succeeded in a transaction that was then rolled back under it: it runs again
+    // to the same outcome, whatever cancellation came meanwhile, since the jobs after it were
+    // answered with its work in place.
+    bool ran_once = false;
     bool cancellable = false; // a cancellation slot is connected
     std::atomic<interrupt_target*> running_on{nullptr}; // the connection running it right now
 

@@ -93,12 +93,30 @@ TEST(GroupCommitPlanner, StatementsShareOneTransactionWithoutSavepoints) {
     EXPECT_EQ(p.reruns(), 0u);
 }
 
-TEST(GroupCommitPlanner, FunctionJobsRunInsideSavepoints) {
+TEST(GroupCommitPlanner, FunctionJobsRunInsideSavepointsOnceOthersRanBeforeThem) {
+    planner p;
+    p.add(false);
+    p.add(true);
+    auto d = drive(p, [](step, std::size_t) { return ok(); });
+    EXPECT_EQ(d.steps, "begin run0 savepoint1 run1 release1 commit finished");
+}
+
+TEST(GroupCommitPlanner, TheFirstJobOfATransactionIsUndoneByRollingItBack) {
     planner p;
     p.add(true);
-    p.add(false);
-    auto d = drive(p, [](step, std::size_t) { return ok(); });
-    EXPECT_EQ(d.steps, "begin savepoint0 run0 release0 run1 commit finished");
+    p.add(true);
+    auto d = drive(p, [](step s, std::size_t j) {
+        report r;
+        if (s == step::run && j == 0) {
+            r.ok = false;
+            r.undo_needs_rollback = true;
+        }
+        return r;
+    });
+    EXPECT_EQ(d.steps, "begin run0 rollback finished");
+    EXPECT_EQ(d.verdicts[0], "failed");
+    EXPECT_EQ(d.verdicts[1], "requeue"); // a new transaction, where it is the first
+    EXPECT_EQ(p.reruns(), 0u);
 }
 
 TEST(GroupCommitPlanner, FailedStatementIsItsOwnAndOthersCommitWithoutRerun) {
@@ -120,8 +138,8 @@ TEST(GroupCommitPlanner, FailedFunctionJobRollsBackToItsSavepointOnly) {
     p.add(true);
     p.add(true);
     auto d = drive(p, [](step s, std::size_t j) { return s == step::run && j == 1 ? failed() : ok(); });
-    EXPECT_EQ(d.steps, "begin savepoint0 run0 release0 savepoint1 run1 rollback_to1 savepoint2 "
-                       "run2 release2 commit finished");
+    EXPECT_EQ(d.steps, "begin run0 savepoint1 run1 rollback_to1 savepoint2 run2 release2 commit "
+                       "finished");
     EXPECT_EQ(d.verdicts[1], "failed");
     EXPECT_EQ(d.verdicts[0], "committed");
     EXPECT_EQ(d.verdicts[2], "committed");
@@ -140,7 +158,7 @@ TEST(GroupCommitPlanner, TransactionLostUnderAJobFailsOnlyThatJobAndRerunsTheOth
         }
         return r;
     });
-    EXPECT_EQ(d.steps, "begin savepoint0 run0 release0 run1 savepoint2 run2 finished");
+    EXPECT_EQ(d.steps, "begin run0 run1 savepoint2 run2 finished");
     EXPECT_EQ(d.verdicts[0], "rerun");
     EXPECT_EQ(d.verdicts[1], "rerun");
     EXPECT_EQ(d.verdicts[2], "failed");
@@ -173,15 +191,15 @@ TEST(GroupCommitPlanner, DeferredViolationOfAFunctionJobUndoesItsSavepoint) {
     p.add(true);
     auto d = drive(p, [](step s, std::size_t j) {
         report r;
-        if (s == step::run && j == 0) {
+        if (s == step::run && j == 1) {
             r.ok = false;
             r.undo_needs_rollback = true;
         }
         return r;
     });
-    EXPECT_EQ(d.steps, "begin savepoint0 run0 rollback_to0 savepoint1 run1 release1 commit finished");
-    EXPECT_EQ(d.verdicts[0], "failed");
-    EXPECT_EQ(d.verdicts[1], "committed");
+    EXPECT_EQ(d.steps, "begin run0 savepoint1 run1 rollback_to1 commit finished");
+    EXPECT_EQ(d.verdicts[0], "committed");
+    EXPECT_EQ(d.verdicts[1], "failed");
 }
 
 TEST(GroupCommitPlanner, LockHeldElsewhereRequeuesEveryJobInOrder) {
@@ -243,16 +261,18 @@ TEST(GroupCommitPlanner, FailedCommitOfOneJobIsItsOwn) {
 
 TEST(GroupCommitPlanner, CancelledJobsLeaveNothingBehind) {
     planner p;
+    p.add(false);
     p.add(true);
     p.add(false);
-    auto d = drive(p, [](step s, std::size_t) {
+    auto d = drive(p, [](step s, std::size_t j) {
         report r;
-        r.cancelled = s == step::run;
+        r.cancelled = s == step::run && j > 0;
         return r;
     });
-    EXPECT_EQ(d.steps, "begin savepoint0 run0 rollback_to0 run1 rollback finished");
-    EXPECT_EQ(d.verdicts[0], "cancelled");
+    EXPECT_EQ(d.steps, "begin run0 savepoint1 run1 rollback_to1 run2 commit finished");
+    EXPECT_EQ(d.verdicts[0], "committed");
     EXPECT_EQ(d.verdicts[1], "cancelled");
+    EXPECT_EQ(d.verdicts[2], "cancelled");
 }
 
 TEST(GroupCommitPlanner, StatementCancelledAfterItChangedRowsRollsBackAndRerunsTheOthers) {
@@ -315,6 +335,7 @@ TEST(GroupCommitPlanner, RandomOutcomesKeepEveryInvariant) {
         }
         bool commit_ok = false;
         std::vector<int> runs(n, 0);
+        std::vector<bool> took_savepoint(n, false);
         std::size_t decided = 0;
         std::string last_step;
         for (int guard = 0;; ++guard) {
@@ -325,10 +346,14 @@ TEST(GroupCommitPlanner, RandomOutcomesKeepEveryInvariant) {
             const std::size_t j = p.current();
             if (s == step::run)
                 ++runs[j];
-            if (s == step::release || s == step::rollback_to) {
-                ASSERT_TRUE(saved[j] && last_step == "run") << "seed " << seed;
+            if (s == step::savepoint) {
+                ASSERT_TRUE(saved[j]) << "seed " << seed;
+                took_savepoint[j] = true;
             }
-            if (s == step::run && saved[j]) {
+            if (s == step::release || s == step::rollback_to) {
+                ASSERT_TRUE(took_savepoint[j] && last_step == "run") << "seed " << seed;
+            }
+            if (s == step::run && took_savepoint[j]) {
                 ASSERT_EQ(last_step, "savepoint") << "seed " << seed;
             }
             last_step = name(s);
