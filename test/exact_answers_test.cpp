@@ -83,10 +83,14 @@ std::vector<int> keys(asio::io_context& io, sh::database& db) {
     return run(io, db.async_query<int>("SELECT k FROM kv ORDER BY k"));
 }
 
-TEST(ExactAnswers, AWriteJobsFunctionRunsOnceWhenAnotherJobOfItsGroupFails) {
+class ExactAnswers : public ::testing::Test {
+protected:
     temp_dir dir;
     asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+    sh::database db = open_database(io, dir.file("e.db"), schema());
+};
+
+TEST_F(ExactAnswers, AWriteJobsFunctionRunsOnceWhenAnotherJobOfItsGroupFails) {
     std::atomic<int> calls{0};
     grouped_writes g(io, db);
     g.write([&calls](sh::connection& c) {
@@ -104,10 +108,7 @@ TEST(ExactAnswers, AWriteJobsFunctionRunsOnceWhenAnotherJobOfItsGroupFails) {
     EXPECT_EQ(db.metrics().job_reruns, 0u);
 }
 
-TEST(ExactAnswers, ATriggersRaiseRollbackFailsOnlyItsOwnJobAndTheOthersCommit) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+TEST_F(ExactAnswers, ATriggersRaiseRollbackFailsOnlyItsOwnJobAndTheOthersCommit) {
     grouped_writes g(io, db);
     g.execute("INSERT INTO kv VALUES (1, 'a')");
     g.write([](sh::connection& c) { c.execute("INSERT INTO kv VALUES (2, 'b')").value(); });
@@ -124,10 +125,7 @@ TEST(ExactAnswers, ATriggersRaiseRollbackFailsOnlyItsOwnJobAndTheOthersCommit) {
     EXPECT_GE(db.metrics().job_reruns, 2u); // the jobs before it, counted
 }
 
-TEST(ExactAnswers, AnOrRollbackConflictIsNotAnInnocentJobsUniqueViolation) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+TEST_F(ExactAnswers, AnOrRollbackConflictIsNotAnInnocentJobsUniqueViolation) {
     run(io, db.async_execute("INSERT INTO kv VALUES (9, 'old')"));
     grouped_writes g(io, db);
     g.execute("INSERT INTO kv VALUES (1, 'a')");
@@ -140,10 +138,7 @@ TEST(ExactAnswers, AnOrRollbackConflictIsNotAnInnocentJobsUniqueViolation) {
     EXPECT_EQ(keys(io, db), (std::vector<int>{1, 2, 9}));
 }
 
-TEST(ExactAnswers, AStatementThatKeptPartOfItsChangesLeavesNothingAndOthersCommit) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+TEST_F(ExactAnswers, AStatementThatKeptPartOfItsChangesLeavesNothingAndOthersCommit) {
     run(io, db.async_execute("INSERT INTO kv VALUES (9, 'old')"));
     grouped_writes g(io, db);
     g.execute("INSERT INTO kv VALUES (1, 'a')");
@@ -156,10 +151,7 @@ TEST(ExactAnswers, AStatementThatKeptPartOfItsChangesLeavesNothingAndOthersCommi
     EXPECT_EQ(keys(io, db), (std::vector<int>{1, 2, 9})); // 5 went with its failed statement
 }
 
-TEST(ExactAnswers, TransactionControlThroughExecuteIsRefusedAndLeavesReadersFresh) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+TEST_F(ExactAnswers, TransactionControlThroughExecuteIsRefusedAndLeavesReadersFresh) {
     for (const char* sql : {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT s",
                             "RELEASE s", "END"}) {
         sh::diagnostics diag;
@@ -174,10 +166,7 @@ TEST(ExactAnswers, TransactionControlThroughExecuteIsRefusedAndLeavesReadersFres
     }
 }
 
-TEST(ExactAnswers, APerConnectionPragmaThroughExecuteIsRefusedWithWhereToSetIt) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+TEST_F(ExactAnswers, APerConnectionPragmaThroughExecuteIsRefusedWithWhereToSetIt) {
     sh::diagnostics diag;
     auto r = run(io, db.async_execute("PRAGMA foreign_keys=OFF", {}, diag, sh::as_result));
     EXPECT_EQ(r.error(), sh::errc::statement_refused);
@@ -189,16 +178,14 @@ TEST(ExactAnswers, APerConnectionPragmaThroughExecuteIsRefusedWithWhereToSetIt) 
     EXPECT_FALSE(run(io, db.async_query<std::string>("SELECT name FROM pragma_table_info('kv')")).empty());
 }
 
-TEST(ExactAnswers, OnConnectSetsEveryConnectionOfTheDatabase) {
-    temp_dir dir;
-    asio::io_context io;
+TEST_F(ExactAnswers, OnConnectSetsEveryConnectionOfTheDatabase) {
     auto o = schema();
     std::atomic<int> connections{0};
     o.on_connect = [&connections](sh::connection& c) -> sh::result<void> {
         ++connections;
         return c.execute_script("PRAGMA recursive_triggers = ON");
     };
-    auto db = open_database(io, dir.file("e.db"), o);
+    auto db = open_database(io, dir.file("o.db"), o);
     EXPECT_EQ(connections, 1 + 4); // the writer and the four readers
     EXPECT_EQ(run(io, db.async_write([](sh::connection& c) {
                   return c.query_one<int>("PRAGMA recursive_triggers").value().value();
@@ -211,10 +198,7 @@ TEST(ExactAnswers, OnConnectSetsEveryConnectionOfTheDatabase) {
     EXPECT_EQ(failed.error(), sh::errc::invalid_key);
 }
 
-TEST(ExactAnswers, AWriteJobThatCommitsItselfIsRefusedAndItsGroupKeepsItsAnswers) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+TEST_F(ExactAnswers, AWriteJobThatCommitsItselfIsRefusedAndItsGroupKeepsItsAnswers) {
     grouped_writes g(io, db);
     g.execute("INSERT INTO kv VALUES (1, 'a')");
     g.write([](sh::connection& c) {
@@ -229,10 +213,7 @@ TEST(ExactAnswers, AWriteJobThatCommitsItselfIsRefusedAndItsGroupKeepsItsAnswers
     EXPECT_EQ(keys(io, db), (std::vector<int>{1, 3}));
 }
 
-TEST(ExactAnswers, AJobThatWritesOnAfterItsTransactionWasRolledBackCommitsNothing) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+TEST_F(ExactAnswers, AJobThatWritesOnAfterItsTransactionWasRolledBackCommitsNothing) {
     run(io, db.async_execute("INSERT INTO kv VALUES (9, 'old')"));
     grouped_writes g(io, db);
     g.execute("INSERT INTO kv VALUES (1, 'a')");
@@ -246,10 +227,7 @@ TEST(ExactAnswers, AJobThatWritesOnAfterItsTransactionWasRolledBackCommitsNothin
     EXPECT_EQ(keys(io, db), (std::vector<int>{1, 9}));
 }
 
-TEST(ExactAnswers, AWriteJobMayNestSavepointsOfItsOwnButNotTheLibrarys) {
-    temp_dir dir;
-    asio::io_context io;
-    auto db = open_database(io, dir.file("e.db"), schema());
+TEST_F(ExactAnswers, AWriteJobMayNestSavepointsOfItsOwnButNotTheLibrarys) {
     run(io, db.async_write([](sh::connection& c) {
         c.execute("SAVEPOINT mine").value();
         c.execute("INSERT INTO kv VALUES (1, 'undone')").value();
