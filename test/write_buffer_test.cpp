@@ -190,6 +190,26 @@ TEST(WriteBuffer, CompositeKeysAndKeyColumnOrder) {
     run(io, buffer.async_stop());
 }
 
+TEST(WriteBuffer, KeysGivenInOtherTypesAreOneRowAsTheColumnStoresThem) {
+    started_buffer t;
+    auto& [dir, io, db, buffer] = t;
+    // INTEGER PRIMARY KEY: 1.0, 1 and "1" are the integer 1; the latest write wins.
+    ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", 1.0}, {"a", 1}}, {"id"}));
+    ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", 1}, {"a", 2}}, {"id"}));
+    ASSERT_FALSE(buffer.buffer_upsert("t", {{"id", " 1 "}, {"a", 3}}, {"id"}));
+    // TEXT UNIQUE: 2 is "2".
+    ASSERT_FALSE(buffer.buffer_upsert("email", {{"address", 2}, {"name", "older"}}, {"address"}));
+    ASSERT_FALSE(buffer.buffer_upsert("email", {{"address", "2"}, {"name", "newer"}}, {"address"}));
+    EXPECT_EQ(buffer.metrics().pending, 2u);
+    EXPECT_EQ(buffer.metrics().coalesced, 3u);
+    run(io, buffer.async_force_flush());
+    EXPECT_EQ(run(io, db.async_query<std::tuple<std::int64_t, std::int64_t>>("SELECT id, a FROM t")),
+              (std::vector<std::tuple<std::int64_t, std::int64_t>>{{1, 3}}));
+    EXPECT_EQ(run(io, db.async_query<std::string>("SELECT name FROM email WHERE address = '2'")),
+              std::vector<std::string>{"newer"});
+    run(io, buffer.async_stop());
+}
+
 TEST(WriteBuffer, ManyThreadsBufferAtOnceAndNothingIsLost) {
     auto o = quiet(5ms);
     o.batch_size = 50;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 
@@ -36,6 +39,80 @@ bool table_info::is_unique_key(const std::vector<std::string>& folded_sorted) co
 const table_info* schema::find(std::string_view table) const {
     auto it = tables.find(fold_case(table));
     return it == tables.end() ? nullptr : &it->second;
+}
+
+affinity affinity_of(std::string_view declared_type) {
+    const std::string t = fold_case(declared_type);
+    const auto has = [&](std::string_view part) { return t.find(part) != std::string::npos; };
+    if (has("int"))
+        return affinity::integer;
+    if (has("char") || has("clob") || has("text"))
+        return affinity::text;
+    if (t.empty() || has("blob"))
+        return affinity::blob;
+    if (has("real") || has("floa") || has("doub"))
+        return affinity::real;
+    return affinity::numeric;
+}
+
+namespace {
+
+// A text that SQLite reads as a number: optional spaces around a decimal literal.
+std::optional<value> number_in(const std::string& text) {
+    const char* begin = text.c_str();
+    char* end = nullptr;
+    errno = 0;
+    const long long i = std::strtoll(begin, &end, 10);
+    auto only_spaces_after = [](const char* p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            ++p;
+        return *p == '\0';
+    };
+    if (end != begin && errno == 0 && only_spaces_after(end))
+        return value(static_cast<std::int64_t>(i));
+    const double d = std::strtod(begin, &end);
+    if (end != begin && only_spaces_after(end) && std::isfinite(d) &&
+        text.find_first_of("xXnN") == std::string::npos) // no hex, inf or nan
+        return value(d);
+    return std::nullopt;
+}
+
+// A REAL that an INTEGER or NUMERIC column stores as an integer: exact and in range.
+value integral_if_exact(double d) {
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+        static_cast<double>(static_cast<std::int64_t>(d)) == d)
+        return value(static_cast<std::int64_t>(d));
+    return value(d);
+}
+
+} // namespace
+
+value normalise_key(const value& v, affinity a) {
+    switch (a) {
+    case affinity::integer:
+    case affinity::numeric:
+        if (v.type() == value_type::text)
+            if (auto n = number_in(v.as_text()))
+                return n->type() == value_type::real ? integral_if_exact(n->as_double()) : *n;
+        if (v.type() == value_type::real)
+            return integral_if_exact(v.as_double());
+        return v;
+    case affinity::real:
+        if (v.type() == value_type::integer)
+            return value(static_cast<double>(v.as_int64()));
+        if (v.type() == value_type::text)
+            if (auto n = number_in(v.as_text()))
+                return n->type() == value_type::integer ? value(static_cast<double>(n->as_int64()))
+                                                        : *n;
+        return v;
+    case affinity::text:
+        // Integers only: a REAL's text is SQLite's own rendering, which is not reproduced here.
+        if (v.type() == value_type::integer)
+            return value(std::to_string(v.as_int64()));
+        return v;
+    case affinity::blob: return v;
+    }
+    return v;
 }
 
 namespace {
@@ -103,13 +180,15 @@ result<schema> load_schema(connection& conn) {
         table_info t;
         t.name = name;
         // table_info: cid, name, type, notnull, dflt_value, pk
-        BOOST_OUTCOME_TRY(auto cols, conn.query<std::tuple<int, std::string, int>>(
-                                         "SELECT cid, name, pk FROM pragma_table_info(?)", name));
+        BOOST_OUTCOME_TRY(auto cols, conn.query<std::tuple<int, std::string, std::string, int>>(
+                                         "SELECT cid, name, type, pk FROM pragma_table_info(?)",
+                                         name));
         std::vector<std::pair<int, std::string>> primary_key;
-        for (const auto& [cid, column, pk] : cols) {
+        for (const auto& [cid, column, type, pk] : cols) {
             const auto folded = fold_case(column);
             t.columns.emplace(folded, column);
             t.column_order.emplace(folded, cid);
+            t.affinities.emplace(folded, affinity_of(type));
             if (pk > 0)
                 primary_key.emplace_back(pk, folded);
         }

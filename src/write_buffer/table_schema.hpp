@@ -17,10 +17,19 @@ namespace sqlite_hybrid::detail::wb {
 std::string fold_case(std::string_view name);
 std::string quote_identifier(std::string_view name);
 
+// SQLite's type affinity of a column, from its declared type (sqlite.org/datatype3.html).
+enum class affinity : char { integer, numeric, real, text, blob };
+affinity affinity_of(std::string_view declared_type);
+
+// A key value as the column stores it (INTEGER: 1, 1.0 and "1" are the integer 1; TEXT: 2 is
+// "2"), so that writes of one row given in other types coalesce as one key.
+value normalise_key(const value& v, affinity a);
+
 struct table_info {
     std::string name;                           // canonical spelling
     std::map<std::string, std::string> columns; // folded name -> canonical name
     std::map<std::string, int> column_order;    // folded name -> position in the table
+    std::map<std::string, affinity> affinities; // folded name -> affinity (SQLite; blob: none)
     std::vector<std::vector<std::string>> unique_keys; // folded names, sorted
 
     const std::string* canonical_column(std::string_view name) const;

@@ -96,10 +96,6 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
         });
         if (it == r.first.end())
             return invalid(diag, errc::invalid_key, "key column '" + *name + "' has no value");
-        if (it->v.type() == value_type::real && std::isnan(it->v.as_double()))
-            return invalid(diag, errc::invalid_key,
-                           "key column '" + *name + "' is NaN, which SQLite stores as NULL: every "
-                           "write would make a new row");
         key_fields.emplace_back(table->column_order.at(wb::fold_case(*name)),
                                 static_cast<std::size_t>(it - r.first.begin()));
         return {};
@@ -143,6 +139,8 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
         key_names.push_back(*table->canonical_column(r.first[index].column));
         folded.push_back(wb::fold_case(r.first[index].column));
         plan.key_fields.push_back(index);
+        const auto a = table->affinities.find(folded.back());
+        plan.key_affinities.push_back(a == table->affinities.end() ? wb::affinity::blob : a->second);
     }
     std::sort(folded.begin(), folded.end());
     if (!table->is_unique_key(folded))
@@ -205,11 +203,15 @@ error_code write_buffer_impl::accept_locked(const request_view& r, diagnostics* 
     key.clear();
     values.clear();
     wb::append_key_prefix(key, *plan->key);
-    for (auto index : plan->key_fields) {
-        if (r.first[index].v.is_null())
+    for (std::size_t k = 0; k < plan->key_fields.size(); ++k) {
+        const auto& f = r.first[plan->key_fields[k]];
+        if (f.v.is_null())
+            return invalid(diag, errc::invalid_key, "key column '" + f.column + "' is NULL");
+        if (f.v.type() == value_type::real && std::isnan(f.v.as_double()))
             return invalid(diag, errc::invalid_key,
-                           "key column '" + r.first[index].column + "' is NULL");
-        wb::pack(key, r.first[index].v);
+                           "key column '" + f.column + "' is NaN, which SQLite stores as NULL: "
+                           "every write would make a new row");
+        wb::pack(key, wb::normalise_key(f.v, plan->key_affinities[k]));
     }
     const row* fields = r.kind == write_kind::upsert ? &r.first
                         : r.kind == write_kind::update ? &r.second

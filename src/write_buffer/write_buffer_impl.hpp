@@ -76,6 +76,7 @@ private:
         const wb::shape* columns = nullptr; // of the values (upsert, update)
         const wb::shape* key = nullptr;
         std::vector<std::size_t> key_fields; // where the key's values are in `first`, table order
+        std::vector<wb::affinity> key_affinities; // of those columns, to normalise key values
 
         bool matches(const request_view& r) const;
     };
