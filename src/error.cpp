@@ -45,6 +45,8 @@ public:
         case errc::path_refused: return "this file may not be used for this purpose";
         case errc::statement_refused: return "the library refuses this statement here";
         case errc::value_out_of_range: return "the value does not fit the type";
+        case errc::rows_dead_lettered:
+            return "some rows could never be written and became dead letters";
         }
         return "unknown sqlite_hybrid error";
     }

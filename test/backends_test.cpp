@@ -260,7 +260,8 @@ TEST_P(Backends, TheWriteBufferCoalescesAndFlushesWithMultiRowUpserts) {
     // Rows the database refuses become dead letters; the others are written.
     ASSERT_FALSE(buffer.buffer_upsert("account", {{"id", 1}, {"balance", -1}}, {"id"}));
     ASSERT_FALSE(buffer.buffer_upsert("account", {{"id", 2}, {"balance", 1}}, {"id"}));
-    run(io_, buffer.async_force_flush());
+    EXPECT_EQ(run(io_, buffer.async_force_flush(sh::as_result)).error(),
+              sh::errc::rows_dead_lettered);
     EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT id FROM account")),
               std::vector<std::int64_t>{2});
     const auto report = run(io_, buffer.async_stop());

@@ -327,7 +327,9 @@ TEST(WriteBuffer, RowsThatCanNeverBeWrittenBecomeDeadLettersAndTheOthersAreWritt
         ASSERT_FALSE(buffer.buffer_upsert("checked", {{"id", i}, {"n", i == 3 ? -1 : i}}, {"id"}));
     ASSERT_FALSE(buffer.buffer_upsert("strict_t", {{"id", 1}, {"n", "not a number"}}, {"id"}));
     ASSERT_FALSE(buffer.buffer_upsert("strict_t", {{"id", 2}, {"n", 2}}, {"id"}));
-    EXPECT_EQ(run(io, buffer.async_force_flush()), 5u);
+    // The forced flush wrote the 5 others, and says that it buried rows.
+    EXPECT_EQ(run(io, buffer.async_force_flush(asio::as_tuple(asio::use_awaitable))),
+              std::make_tuple(sh::error_code(sh::errc::rows_dead_lettered), std::size_t{5}));
     EXPECT_EQ(run(io, db.async_query<int>("SELECT id FROM checked ORDER BY id")),
               (std::vector<int>{1, 2, 4, 5}));
     EXPECT_EQ(run(io, db.async_query<int>("SELECT id FROM strict_t")), std::vector<int>{2});
@@ -453,11 +455,15 @@ TEST(WriteBuffer, ADeadLetterInOneChunkLeavesTheOtherChunksWritten) {
     auto& [dir, io, db, buffer] = t;
     for (int i = 1; i <= 50; ++i)
         ASSERT_FALSE(buffer.buffer_upsert("checked", {{"id", i}, {"n", i == 23 ? -1 : i}}, {"id"}));
-    EXPECT_EQ(run(io, buffer.async_force_flush()), 49u);
+    EXPECT_EQ(run(io, buffer.async_force_flush(asio::as_tuple(asio::use_awaitable))),
+              std::make_tuple(sh::error_code(sh::errc::rows_dead_lettered), std::size_t{49}));
     EXPECT_EQ(run(io, db.async_query<int>("SELECT count(*) FROM checked")), std::vector<int>{49});
     ASSERT_EQ(buffer.dead_letters().size(), 1u);
     EXPECT_EQ(buffer.dead_letters()[0].values.at(0).v, sh::value(23));
     EXPECT_EQ(buffer.metrics().flushes, 10u);
+    // The next flush buried nothing: plain success.
+    ASSERT_FALSE(buffer.buffer_upsert("checked", {{"id", 100}, {"n", 1}}, {"id"}));
+    EXPECT_EQ(run(io, buffer.async_force_flush()), 1u);
     run(io, buffer.async_stop());
 }
 

@@ -32,6 +32,7 @@ enum class errc {
     path_refused,        // a file that may not be used for this (the main database as a log file)
     statement_refused,   // transaction control, a per-connection PRAGMA or ATTACH in a job
     value_out_of_range,  // a number that the type it is read into or bound from cannot hold
+    rows_dead_lettered,  // a flush wrote the other rows; some could never be (dead_letters())
 };
 
 // Conditions that group codes of every category, for `ec == condition::busy` tests. On

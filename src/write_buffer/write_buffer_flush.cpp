@@ -86,8 +86,12 @@ asio::awaitable<void> write_buffer_impl::flusher(std::shared_ptr<write_buffer_im
         if (latency > max_latency_us_)
             max_latency_us_ = latency;
         failed_rounds_in_a_row_ = round.error ? failed_rounds_in_a_row_ + 1 : 0;
+        // A forced flush that buried rows says so: never a plain success for rows it dropped.
+        const error_code forced_outcome =
+            round.error ? round.error
+                        : round.dead ? make_error_code(errc::rows_dead_lettered) : error_code();
         for (auto& h : forced)
-            complete(std::move(h), round.error, round.written);
+            complete(std::move(h), forced_outcome, round.written);
         if (!stopping)
             continue;
 
@@ -236,6 +240,7 @@ asio::awaitable<write_buffer_impl::round_result> write_buffer_impl::flush_round(
             if (isolated) {
                 for (auto& f : isolated.value().failures)
                     bury(table, table.at(f.index), f.error, std::move(f.message));
+                out.dead += isolated.value().failures.size();
                 out.written += isolated.value().written;
                 chunk_written(end - begin, isolated.value().written);
             }

@@ -59,6 +59,7 @@ private:
     enum class state { idle, starting, running, stopping, stopped };
     struct round_result {
         std::size_t written = 0;
+        std::size_t dead = 0; // rows that became dead letters
         error_code error; // a transient failure: the rows went back to the store
     };
     struct waiting_write {
