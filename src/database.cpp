@@ -61,8 +61,8 @@ void database::start_open(executor_type ex, std::string path, database_options o
         const error_code ec = impl->open(why);
         // Completing on the caller's executor also destroys a failed implementation there,
         // never on a thread of the pool it owns.
-        asio::dispatch(caller, [impl = std::move(impl), ec, diag, why = std::move(why),
-                            handler = std::move(handler)]() mutable {
+        detail::hand_over(std::move(caller), [impl = std::move(impl), ec, diag, why = std::move(why),
+                                   handler = std::move(handler)]() mutable {
             if (diag)
                 *diag = std::move(why);
             if (ec) {

@@ -1016,7 +1016,7 @@ void database_impl::request_close(asio::any_completion_handler<void(error_code)>
     {
         std::lock_guard lock(close_mutex_);
         if (connections_closed_) {
-            auto ex = asio::get_associated_executor(handler, io_);
+            auto ex = tracked_executor(handler);
             asio::dispatch(ex, [h = std::move(handler)]() mutable {
                 std::move(h)(make_error_code(errc::closed));
             });
@@ -1026,6 +1026,15 @@ void database_impl::request_close(asio::any_completion_handler<void(error_code)>
     }
     close_requested_ = true;
     maybe_finish_close();
+}
+
+// The handler's executor, holding its context's outstanding work: the copy this thread keeps
+// while it hands the handler over then keeps the context running, so that it is never the last
+// user of an io_context (or of a strand on one) that the handler's completion let go.
+asio::any_completion_executor
+database_impl::tracked_executor(const asio::any_completion_handler<void(error_code)>& h) const {
+    return asio::prefer(asio::get_associated_executor(h, io_),
+                        asio::execution::outstanding_work.tracked);
 }
 
 void database_impl::maybe_finish_close() {
@@ -1049,8 +1058,8 @@ void database_impl::finish_close() {
     }
     close_cv_.notify_all();
     for (auto& h : handlers) {
-        auto ex = asio::get_associated_executor(h, io_);
-        asio::dispatch(ex, [h = std::move(h)]() mutable { std::move(h)(error_code()); });
+        auto ex = tracked_executor(h);
+        hand_over(std::move(ex), [h = std::move(h)]() mutable { std::move(h)(error_code()); });
     }
 }
 

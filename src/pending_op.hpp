@@ -17,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace sqlite_hybrid::detail {
@@ -74,6 +75,26 @@ struct pending_op {
 
 using op_ptr = std::unique_ptr<pending_op>;
 
+// Hands `fn` from a pool thread to the caller's executor so that it runs only once this thread
+// has let go of every copy of that executor it made (Asio's dispatch makes some too). Otherwise
+// the completion could let the caller destroy its io_context while this thread still holds a
+// copy of a strand on it, whose destruction then locks a mutex that is gone.
+inline thread_local bool handing_over = false;
+
+template <class Executor, class Fn> void hand_over(Executor ex, Fn fn) {
+    auto posted = std::make_shared<std::atomic<bool>>(false);
+    handing_over = true; // run inline (the caller's executor is this thread's): no wait
+    asio::dispatch(ex, [posted, fn = std::move(fn)]() mutable {
+        if (!handing_over)
+            while (!posted->load(std::memory_order_acquire))
+                std::this_thread::yield();
+        fn();
+    });
+    handing_over = false;
+    { const Executor released = std::move(ex); }
+    posted->store(true, std::memory_order_release);
+}
+
 class completion_batch {
 public:
     void add(op_ptr op, error_code ec) { items_.push_back({std::move(op), ec}); }
@@ -99,16 +120,17 @@ private:
     };
 
     void post_run(std::size_t begin, std::size_t end) {
-        auto ex = items_[begin].op->executor;
         if (end - begin == 1) {
-            asio::dispatch(ex, [it = std::move(items_[begin])]() mutable { it.op->finish(it.ec); });
+            auto ex = items_[begin].op->executor;
+            hand_over(std::move(ex), [it = std::move(items_[begin])]() mutable { it.op->finish(it.ec); });
             return;
         }
         std::vector<item> run;
         run.reserve(end - begin);
         for (std::size_t i = begin; i < end; ++i)
             run.push_back(std::move(items_[i]));
-        asio::dispatch(ex, [run = std::move(run)]() mutable {
+        auto ex = run.front().op->executor;
+        hand_over(std::move(ex), [run = std::move(run)]() mutable {
             for (auto& it : run)
                 it.op->finish(it.ec);
         });
