@@ -51,8 +51,7 @@ void database::start(std::shared_ptr<detail::database_impl> impl, detail::job_ki
 void database::start_open(executor_type ex, std::string path, database_options options,
                           diagnostics* diag,
                           asio::any_completion_handler<void(error_code, database)> handler) {
-    auto caller = asio::prefer(asio::get_associated_executor(handler, ex),
-                               asio::execution::outstanding_work.tracked);
+    auto caller = detail::tracked_executor(handler, ex);
     auto impl = std::make_shared<detail::database_impl>(ex, std::move(path), std::move(options));
     auto strand = impl->writer_strand();
     asio::post(strand, [impl = std::move(impl), caller, diag,

@@ -13,6 +13,16 @@ namespace sqlite_hybrid::detail {
 
 namespace {
 
+// A failure of the environment rather than of the job: the same work may succeed next time.
+bool passing_failure(const error_code& ec) {
+    return ec && (ec == condition::io_error || ec == condition::disk_full || is_lock_error(ec) ||
+                  primary_sqlite_code(ec) == SQLITE_NOMEM);
+}
+
+// A job whose outcome the jobs after it were answered with runs again after a passing failure
+// this many times at most (a fault that does not pass ends it with its error).
+constexpr int max_promised_reruns = 8;
+
 using clock = std::chrono::steady_clock;
 
 void mark_running(interrupt_target& target, pending_op& op, connection& conn) {
@@ -644,6 +654,7 @@ group_commit_planner::report database_impl::run_in_group(connection& conn, pendi
         }
     }
     r.ok = !ec;
+    r.passing = passing_failure(ec);
     op.error = ec;
     return r;
 }
@@ -683,7 +694,8 @@ database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
     std::vector<op_ptr> ops; // by the planner's job index
     auto add = [&](std::deque<op_ptr>& from) {
         for (auto& op : from) {
-            plan.add(!op->job->single_statement());
+            plan.add(!op->job->single_statement(),
+                     op->ran_once && op->reruns <= max_promised_reruns);
             ops.push_back(std::move(op));
         }
         from.clear();
@@ -748,6 +760,7 @@ database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
         if (s != step::run && s != step::wait_for_lock) {
             r.ok = !ec;
             r.transaction_open = conn.in_transaction();
+            r.passing = passing_failure(ec);
         }
         if (s != step::wait_for_lock)
             plan.done(r);
@@ -778,6 +791,7 @@ database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
                 op->job->discard_result();
                 op->run_alone = what == verdict::rerun_alone;
                 op->ran_once = true;
+                ++op->reruns;
                 back.push_back(std::move(op));
                 break;
             case verdict::requeue: back.push_back(std::move(op)); break;
@@ -1016,9 +1030,12 @@ void database_impl::request_close(asio::any_completion_handler<void(error_code)>
     {
         std::lock_guard lock(close_mutex_);
         if (connections_closed_) {
-            auto ex = tracked_executor(handler);
-            asio::dispatch(ex, [h = std::move(handler)]() mutable {
-                std::move(h)(make_error_code(errc::closed));
+            // Through the database's executor first: the caller is inside its own initiation.
+            auto ex = tracked_executor(handler, io_);
+            asio::post(io_, [ex = std::move(ex), h = std::move(handler)]() mutable {
+                hand_over(std::move(ex), [h = std::move(h)]() mutable {
+                    std::move(h)(make_error_code(errc::closed));
+                });
             });
             return;
         }
@@ -1026,15 +1043,6 @@ void database_impl::request_close(asio::any_completion_handler<void(error_code)>
     }
     close_requested_ = true;
     maybe_finish_close();
-}
-
-// The handler's executor, holding its context's outstanding work: the copy this thread keeps
-// while it hands the handler over then keeps the context running, so that it is never the last
-// user of an io_context (or of a strand on one) that the handler's completion let go.
-asio::any_completion_executor
-database_impl::tracked_executor(const asio::any_completion_handler<void(error_code)>& h) const {
-    return asio::prefer(asio::get_associated_executor(h, io_),
-                        asio::execution::outstanding_work.tracked);
 }
 
 void database_impl::maybe_finish_close() {
@@ -1058,7 +1066,7 @@ void database_impl::finish_close() {
     }
     close_cv_.notify_all();
     for (auto& h : handlers) {
-        auto ex = tracked_executor(h);
+        auto ex = tracked_executor(h, io_);
         hand_over(std::move(ex), [h = std::move(h)]() mutable { std::move(h)(error_code()); });
     }
 }

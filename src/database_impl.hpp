@@ -85,8 +85,6 @@ private:
     void flush(completion_batch& done);
     void operation_finished(std::size_t n);
     void maybe_finish_close();
-    asio::any_completion_executor
-    tracked_executor(const asio::any_completion_handler<void(error_code)>& h) const;
     void finish_close();
     error_code open_writer(diagnostics& diag);
     error_code migrate(diagnostics& diag);

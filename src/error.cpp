@@ -47,6 +47,8 @@ public:
         case errc::value_out_of_range: return "the value does not fit the type";
         case errc::rows_dead_lettered:
             return "some rows could never be written and became dead letters";
+        case errc::foreign_key_cycle:
+            return "the table is on a cycle of foreign keys: buffered writes cannot be ordered";
         }
         return "unknown sqlite_hybrid error";
     }

@@ -1,13 +1,14 @@
 #include "group_commit_planner.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
 namespace sqlite_hybrid::detail {
 
-std::size_t group_commit_planner::add(bool needs_savepoint) {
+std::size_t group_commit_planner::add(bool needs_savepoint, bool promised) {
     assert(accepting());
-    jobs_.push_back({needs_savepoint});
+    jobs_.push_back({needs_savepoint, promised});
     return jobs_.size() - 1;
 }
 
@@ -95,6 +96,8 @@ void group_commit_planner::done(const report& r) {
             phase_ = phase::saved;
             return;
         }
+        if (keeps_promise(current_, r))
+            return;
         // The savepoint could not be taken: that is the job's failure; it did not run.
         decide(current_, verdict::failed);
         if (!r.transaction_open) {
@@ -118,22 +121,33 @@ void group_commit_planner::done(const report& r) {
         return;
     case phase::rolling_back: phase_ = phase::finished; return;
     case phase::committing: {
-        std::vector<std::size_t> ran;
-        for (std::size_t i = 0; i < jobs_.size(); ++i)
-            if (jobs_[i].state == job_state::ran)
-                ran.push_back(i);
-        if (r.ok) {
-            for (auto i : ran)
-                decide(i, verdict::committed);
-        } else if (ran.size() == 1) {
-            decide(ran.front(), verdict::shared_failure); // alone, the failure is its own
-        } else {
-            // Which job the failure belongs to cannot be told: each runs again alone.
-            for (auto i : ran) {
-                decide(i, verdict::rerun_alone);
-                ++reruns_;
+        std::size_t ran = 0;
+        bool promised = false;
+        for (const auto& job : jobs_)
+            if (job.state == job_state::ran) {
+                ++ran;
+                promised = promised || job.promised;
             }
-            transaction_rerun_ = true;
+        // A passing failure is nobody's: when a promised job is among them, all run again.
+        const bool all_again = r.passing && promised;
+        for (std::size_t i = 0; i < jobs_.size(); ++i) {
+            const job_state state = jobs_[i].state;
+            if (state != job_state::ran && state != job_state::failed_held)
+                continue;
+            verdict v = verdict::failed;
+            if (r.ok)
+                v = state == job_state::ran ? verdict::committed : verdict::failed;
+            else if (state == job_state::failed_held || all_again)
+                v = verdict::rerun; // its failure was met with work that is gone
+            else if (ran == 1)
+                v = verdict::shared_failure; // alone, the failure is its own
+            else
+                v = verdict::rerun_alone; // whose failure it is cannot be told: each alone
+            if (v == verdict::rerun || v == verdict::rerun_alone) {
+                ++reruns_;
+                transaction_rerun_ = true;
+            }
+            decide(i, v);
         }
         phase_ = !r.ok && r.transaction_open ? phase::rolling_back : phase::finished;
         return;
@@ -163,6 +177,8 @@ void group_commit_planner::after_run(const report& r) {
         }
         return;
     }
+    if (keeps_promise(j, r))
+        return;
     if (!r.transaction_open) {
         // SQLite rolled the whole transaction back under this job (RAISE(ROLLBACK), OR
         // ROLLBACK, an I/O error, a full disk): the error is this job's alone, the work of the
@@ -177,7 +193,11 @@ void group_commit_planner::after_run(const report& r) {
         phase_ = saved ? phase::releasing : phase::pick;
         return;
     }
-    decide(j, verdict::failed);
+    const bool transaction_goes = !saved && r.undo_needs_rollback;
+    if (transaction_goes || r.passing || ran_ == 0)
+        decide(j, verdict::failed);
+    else
+        jobs_[j].state = job_state::failed_held; // told at the commit, or runs again
     if (saved) {
         phase_ = phase::undoing;
     } else if (!r.undo_needs_rollback) {
@@ -188,9 +208,18 @@ void group_commit_planner::after_run(const report& r) {
     }
 }
 
+bool group_commit_planner::keeps_promise(std::size_t j, const report& r) {
+    if (r.ok || !r.passing || !jobs_[j].promised)
+        return false;
+    mark_ran(j); // so that it goes back in its place among the jobs that ran
+    give_back(verdict::rerun);
+    phase_ = r.transaction_open ? phase::rolling_back : phase::finished;
+    return true;
+}
+
 void group_commit_planner::give_back(verdict for_ran) {
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
-        if (jobs_[i].state == job_state::ran) {
+        if (jobs_[i].state == job_state::ran || jobs_[i].state == job_state::failed_held) {
             decide(i, for_ran);
             ++reruns_;
             transaction_rerun_ = true;

@@ -56,11 +56,17 @@ public:
         // own transaction would fail at COMMIT (a deferred foreign key it left unresolved).
         bool undo_needs_rollback = false;
         bool locked = false; // begin: another connection holds the write lock
+        // The failure is the environment's, not the job's (an I/O error, a full disk, a lock,
+        // no memory): it may not happen again.
+        bool passing = false;
     };
 
     // Adds a job to the group (while it may still grow); `needs_savepoint` for jobs that run
-    // several statements. Returns the job's index.
-    std::size_t add(bool needs_savepoint);
+    // several statements. `promised`: the job ran and succeeded in a transaction rolled back
+    // under it, and the jobs after it were answered with its work in place; a passing failure
+    // then makes it run again (with the jobs before it) instead of failing. Returns the job's
+    // index.
+    std::size_t add(bool needs_savepoint, bool promised = false);
     // Jobs added but not yet started: the writer may add more only when there are none.
     bool idle() const noexcept;
     // True once the group has begun and may still take jobs (not after a rollback).
@@ -79,9 +85,13 @@ public:
     bool transaction_rerun() const noexcept { return transaction_rerun_; }
 
 private:
-    enum class job_state { queued, running, ran, done };
+    // failed_held: it failed while other jobs' work was in the transaction, so its failure may
+    // rest on that work (a key they inserted); it is told at the commit, or runs again when
+    // that work goes.
+    enum class job_state { queued, running, ran, failed_held, done };
     struct job {
         bool wants_savepoint;
+        bool promised;
         bool savepoint = false; // runs inside one
         job_state state = job_state::queued;
     };
@@ -105,6 +115,9 @@ private:
     // The transaction is gone or must go: the jobs that ran go back to run again, the ones
     // not started go back in order.
     void give_back(verdict for_ran);
+    // A promised job met a passing failure: the transaction goes and it runs again, in order
+    // with the jobs before it.
+    bool keeps_promise(std::size_t job, const report& r);
     std::size_t first_queued() const noexcept;
     void mark_ran(std::size_t job);
 

@@ -22,6 +22,15 @@
 
 namespace sqlite_hybrid::detail {
 
+// The executor a handler completes on (or `fallback`), holding its context's outstanding work
+// until the handler has run: an io_context never stops with one of the library's completions
+// still on its way.
+template <class Handler, class Executor>
+asio::any_completion_executor tracked_executor(const Handler& handler, const Executor& fallback) {
+    return asio::prefer(asio::get_associated_executor(handler, fallback),
+                        asio::execution::outstanding_work.tracked);
+}
+
 struct pending_op;
 
 // The job a connection runs right now, so that cancelling that job interrupts its statement
@@ -49,14 +58,14 @@ struct pending_op {
     // to the same outcome, whatever cancellation came meanwhile, since the jobs after it were
     // answered with its work in place.
     bool ran_once = false;
+    int reruns = 0; // how many times it went back to run again
     bool cancellable = false; // a cancellation slot is connected
     std::atomic<interrupt_target*> running_on{nullptr}; // the connection running it right now
 
     pending_op(job_kind k, job_ptr j, job_handler h, diagnostics* d,
                const asio::any_io_executor& fallback)
         : kind(k), job(std::move(j)), handler(std::move(h)), user_diag(d),
-          executor(asio::prefer(asio::get_associated_executor(handler, fallback),
-                                asio::execution::outstanding_work.tracked)) {}
+          executor(tracked_executor(handler, fallback)) {}
 
     // On the caller's executor: the cancellation slot is emptied where it was filled.
     void finish(error_code ec) {

@@ -270,6 +270,38 @@ TEST_P(Backends, TheWriteBufferCoalescesAndFlushesWithMultiRowUpserts) {
     EXPECT_EQ(buffer.dead_letters()[0].error, sh::condition::check_violation);
 }
 
+TEST_P(Backends, TheWriteBufferFlushesInTheOrderOfForeignKeysAndRefusesCycles) {
+    auto o = options({"CREATE TABLE parent(id BIGINT PRIMARY KEY, name TEXT DEFAULT 'none')",
+                      "CREATE TABLE child(id BIGINT PRIMARY KEY,"
+                      " parent BIGINT NOT NULL REFERENCES parent(id))",
+                      "CREATE TABLE node(id BIGINT PRIMARY KEY, up BIGINT REFERENCES node(id))",
+                      "INSERT INTO parent VALUES (1, 'old')",
+                      "INSERT INTO child VALUES (1, 1)"});
+    auto db = open(o);
+    sh::write_buffer_options bo;
+    bo.flush_interval = std::chrono::hours(1);
+    bo.log = sh::null_logger();
+    bo.priorities = {{"child", 10}}; // foreign keys come first
+    sh::write_buffer buffer(db, bo);
+    run(io_, buffer.async_start());
+    // Each valid when made: child 1 moves to a new parent 2, parent 1 goes and comes back.
+    ASSERT_FALSE(buffer.buffer_upsert("child", {{"id", 2}, {"parent", 2}}, {"id"}));
+    ASSERT_FALSE(buffer.buffer_upsert("parent", {{"id", 2}}, {"id"}));
+    ASSERT_FALSE(buffer.buffer_update("child", {{"id", 1}}, {{"parent", 2}}));
+    ASSERT_FALSE(buffer.buffer_delete("parent", {{"id", 1}}));
+    ASSERT_FALSE(buffer.buffer_upsert("parent", {{"id", 1}}, {"id"}));
+    ASSERT_FALSE(buffer.buffer_delete("child", {{"id", 2}}));
+    EXPECT_EQ(buffer.buffer_upsert("node", {{"id", 1}}, {"id"}), sh::errc::foreign_key_cycle);
+    EXPECT_EQ(run(io_, buffer.async_force_flush()), 4u);
+    EXPECT_TRUE(buffer.dead_letters().empty());
+    using pair = std::tuple<std::int64_t, std::string>;
+    EXPECT_EQ(run(io_, db.async_query<pair>("SELECT id, name FROM parent ORDER BY id")),
+              (std::vector<pair>{{1, "none"}, {2, "none"}}));
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT parent FROM child ORDER BY id")),
+              std::vector<std::int64_t>{2});
+    run(io_, buffer.async_stop());
+}
+
 TEST_P(Backends, NumberedAndBarePlaceholdersCountAsSQLiteCountsThem) {
     auto db = open();
     using three = std::tuple<std::int64_t, std::int64_t, std::int64_t>;

@@ -2,11 +2,14 @@
 // Thousands of generated job sequences (inserts that collide, NOT NULL violations, OR ROLLBACK,
 // OR FAIL over two rows, RAISE(ROLLBACK) and RAISE(FAIL) triggers, deferred foreign keys left
 // unresolved, function jobs that fail halfway, throw, return an error or ignore a failed
-// statement, cancellations before and while the group runs) go through a real database whose
-// writer is held so that they form groups; the same jobs run one by one on a second file. Every
-// job's answer must be its answer in the model (a cancelled job: absent) and the files must hold
-// the same rows. A failure prints the seed; SQLITE_HYBRID_MODEL_SEED replays it and
-// SQLITE_HYBRID_MODEL_CASES sets how many cases run (CI runs the default).
+// statement, cancellations before and while the group runs, an I/O fault or a full disk at any
+// point) go through a real database whose writer is held so that they form groups; the same
+// jobs run one by one on a second file. Every job's answer must be its answer in the model (a
+// cancelled job, or the one that met the fault: absent) and the files must hold the same rows.
+// A failure prints the seed; SQLITE_HYBRID_MODEL_SEED replays it and SQLITE_HYBRID_MODEL_CASES
+// sets how many cases run (CI runs the default).
+#include "support/fault_vfs.hpp"
+#include "support/model_cases.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
 #include "support/writer_gate.hpp"
@@ -19,6 +22,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <gtest/gtest.h>
+
+#include <sqlite3.h>
 
 #include <cstdlib>
 #include <memory>
@@ -199,7 +204,7 @@ struct model_fixture {
               o.migrations = {schema_sql};
               o.max_group_size = max_group_size;
               o.max_group_duration = std::chrono::seconds(1); // groups end by size, not time
-              return sh::test::open_database(io, dir.file("real.db"), o);
+              return sh::test::open_database(io, sh::test::fault_vfs::uri(dir.file("real.db")), o);
           }()),
           model(sh::connection::open(dir.file("model.db"), sh::open_mode::read_write_create, {})
                     .value()) {
@@ -224,6 +229,9 @@ struct model_fixture {
         }
     }
 
+    std::vector<std::string> answered; // each job's answer in the last case, for a failure's report
+    std::string fault;                 // the fault of the last case, if it had one
+
     // Runs one case; returns a description of the first difference, or nothing.
     std::optional<std::string> run_case(const std::vector<job_spec>& jobs, std::mt19937& rng) {
         reset();
@@ -243,6 +251,16 @@ struct model_fixture {
                 db.async_execute(std::move(sql), std::move(values), std::move(handler));
             }
         }
+        // An I/O fault in one case of four: a write, read or sync that fails once while the
+        // group runs (SQLITE_IOERR_* or SQLITE_FULL). The job that meets it answers so and is
+        // absent from the model; every other job still answers as alone.
+        std::optional<sh::test::armed_faults> faults;
+        sh::test::fault_plan plan;
+        if (rng() % 4 == 0) {
+            plan.fail_at = 1 + rng() % 12;
+            plan.error = rng() % 2 ? SQLITE_FULL : 0;
+            plan.kinds = plan.error ? sh::test::io_write : sh::test::all_io; // a read is never "full"
+        }
         std::vector<std::unique_ptr<asio::steady_timer>> late;
         run(io, [&]() -> awaitable<void> {
             co_await until(io, [&] { return db.metrics().write_queue_depth == n; });
@@ -259,6 +277,8 @@ struct model_fixture {
                         signals[i]->emit(asio::cancellation_type::terminal);
                 });
             }
+            if (plan.fail_at)
+                faults.emplace(plan);
             gate.open.set_value();
             co_await until(io, [&] {
                 for (const auto& a : answers)
@@ -266,12 +286,21 @@ struct model_fixture {
                         return false;
                 return gate.done.load();
             });
+            faults.reset();
             for (auto& t : late)
                 t->cancel();
         }());
-        (void)rng;
+        answered.clear();
+        for (const auto& a : answers)
+            answered.push_back(a->message() + " [" + a->category().name() + ":" +
+                               std::to_string(a->value()) + "]");
+        fault = plan.fail_at ? "I/O operation " + std::to_string(plan.fail_at) + " fails with " +
+                                   (plan.error ? "SQLITE_FULL" : "SQLITE_IOERR_*")
+                             : "none";
         for (std::size_t i = 0; i < n; ++i) {
             const auto real = *answers[i];
+            if (plan.fail_at && (real == sh::condition::io_error || real == sh::condition::disk_full))
+                continue; // met the fault: absent from the model
             if (jobs[i].cancel_early && real != asio::error::operation_aborted)
                 return "job " + std::to_string(i) + " (" + describe(jobs[i]) +
                        ") was cancelled while queued but answered " + real.message();
@@ -296,22 +325,10 @@ struct model_fixture {
     }
 };
 
-int case_budget() {
-    if (const char* n = std::getenv("SQLITE_HYBRID_MODEL_CASES"))
-        return std::atoi(n);
-    return 1500;
-}
-
-unsigned first_seed() {
-    if (const char* s = std::getenv("SQLITE_HYBRID_MODEL_SEED"))
-        return static_cast<unsigned>(std::strtoul(s, nullptr, 10));
-    return std::random_device{}();
-}
-
 void check_against_model(std::size_t max_group_size) {
     model_fixture f(max_group_size);
-    const unsigned seed = first_seed();
-    const int cases = case_budget();
+    const unsigned seed = sh::test::model_seed();
+    const int cases = sh::test::model_cases(1500);
     for (int c = 0; c < cases; ++c) {
         const unsigned case_seed = seed + static_cast<unsigned>(c);
         std::mt19937 rng(case_seed);
@@ -321,9 +338,10 @@ void check_against_model(std::size_t max_group_size) {
         if (auto difference = f.run_case(jobs, rng)) {
             std::string listing;
             for (std::size_t i = 0; i < jobs.size(); ++i)
-                listing += "\n  " + std::to_string(i) + ": " + describe(jobs[i]);
+                listing += "\n  " + std::to_string(i) + ": " + describe(jobs[i]) + " -> " +
+                           f.answered[i];
             FAIL() << *difference << "\nreplay with SQLITE_HYBRID_MODEL_SEED=" << case_seed
-                   << " SQLITE_HYBRID_MODEL_CASES=1; jobs:" << listing;
+                   << " SQLITE_HYBRID_MODEL_CASES=1; fault: " << f.fault << "; jobs:" << listing;
         }
     }
     ::testing::Test::RecordProperty("cases", cases);

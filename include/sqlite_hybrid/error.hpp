@@ -33,6 +33,7 @@ enum class errc {
     statement_refused,   // transaction control, a per-connection PRAGMA or ATTACH in a job
     value_out_of_range,  // a number that the type it is read into or bound from cannot hold
     rows_dead_lettered,  // a flush wrote the other rows; some could never be (dead_letters())
+    foreign_key_cycle,   // the write buffer cannot order writes to a table on a reference cycle
 };
 
 // Conditions that group codes of every category, for `ec == condition::busy` tests. On

@@ -29,8 +29,9 @@ std::string where_key(const shape& key) {
     return out;
 }
 
+// Sets `set_columns` (but the key's) from the row that conflicted.
 std::string upsert_sql(const std::string& table, const shape& columns, const shape& key,
-                       std::size_t rows) {
+                       std::size_t rows, const std::vector<std::string>& set_columns) {
     std::string placeholders = "(";
     for (std::size_t i = 0; i < columns.columns.size(); ++i)
         placeholders += i ? ", ?" : "?";
@@ -40,7 +41,7 @@ std::string upsert_sql(const std::string& table, const shape& columns, const sha
     for (std::size_t r = 1; r < rows; ++r)
         sql += ", " + placeholders;
     std::string set;
-    for (const auto& c : columns.columns)
+    for (const auto& c : set_columns)
         if (std::find(key.columns.begin(), key.columns.end(), c) == key.columns.end())
             set += (set.empty() ? "" : ", ") + quote_identifier(c) + " = excluded." +
                    quote_identifier(c);
@@ -99,6 +100,9 @@ std::uint64_t group(const pending_row& r) {
 
 error_code write_one(connection& conn, statement_texts& sql, const flushing_table& t,
                      const pending_row& r) {
+    if (r.replace && t.whole_row)
+        return run(conn, sql.replace(t.name, *r.columns, *r.key, *t.whole_row, t.schema_generation),
+                   t.values(r));
     if (r.replace)
         if (auto ec = run(conn, sql.remove(t.name, *r.key), t.key_values(r)))
             return ec;
@@ -234,7 +238,17 @@ const std::string& statement_texts::upsert(const std::string& table, const shape
                                            const shape& key, std::size_t rows) {
     auto& text = texts_[{0, columns.id, key.id, rows}];
     if (text.empty())
-        text = upsert_sql(table, columns, key, rows);
+        text = upsert_sql(table, columns, key, rows, columns.columns);
+    return text;
+}
+
+const std::string& statement_texts::replace(const std::string& table, const shape& columns,
+                                            const shape& key,
+                                            const std::vector<std::string>& whole_row,
+                                            std::uint64_t schema_generation) {
+    auto& text = texts_[{3, columns.id, key.id, schema_generation}];
+    if (text.empty())
+        text = upsert_sql(table, columns, key, 1, whole_row);
     return text;
 }
 

@@ -29,6 +29,11 @@ class statement_texts {
 public:
     const std::string& upsert(const std::string& table, const shape& columns, const shape& key,
                               std::size_t rows);
+    // An upsert that sets every column of `whole_row` that is not in the key: columns the row
+    // does not give take their defaults, as after a delete and an insert.
+    const std::string& replace(const std::string& table, const shape& columns, const shape& key,
+                               const std::vector<std::string>& whole_row,
+                               std::uint64_t schema_generation);
     const std::string& update(const std::string& table, const shape& columns, const shape& key);
     const std::string& remove(const std::string& table, const shape& key);
 

@@ -112,6 +112,10 @@ struct flushing_table : row_block {
     int priority = 0;
     // The order rows are written in (indexes into `rows`); empty: as they are.
     std::vector<std::uint32_t> sequence;
+    // Set by a flush when a delete-then-upsert is written as an upsert of the whole row (see
+    // flush_order.hpp): the table's columns, and the schema they come from.
+    const std::vector<std::string>* whole_row = nullptr;
+    std::uint64_t schema_generation = 0;
 
     std::size_t size() const noexcept { return rows.size(); }
     const pending_row& at(std::size_t i) const { return rows[sequence.empty() ? i : sequence[i]]; }

@@ -117,11 +117,23 @@ value normalise_key(const value& v, affinity a) {
 
 namespace {
 
+// Records that `child` references `parent` (folded names, both in the schema).
+void add_reference(schema& s, const std::string& child, const std::string& parent, bool acts) {
+    auto& parents = s.tables.at(child).parents;
+    if (std::find(parents.begin(), parents.end(), parent) == parents.end())
+        parents.push_back(parent);
+    auto& referenced = s.tables.at(parent);
+    referenced.referenced = true;
+    referenced.delete_acts = referenced.delete_acts || acts;
+}
+
 // The tables the connection's search_path shows, from pg_catalog: columns by attnum, and the
 // column sets of unique indexes (the primary key's too) that ON CONFLICT can name.
 result<schema> load_postgres_schema(connection& conn) {
     schema out;
     out.version = 0;
+    out.foreign_keys = true; // PostgreSQL always enforces them
+    std::map<std::int64_t, std::string> folded_by_oid;
     BOOST_OUTCOME_TRY(auto tables,
                       conn.query<std::tuple<std::int64_t, std::string>>(
                           "SELECT c.oid::bigint, c.relname FROM pg_class c"
@@ -134,12 +146,13 @@ result<schema> load_postgres_schema(connection& conn) {
         BOOST_OUTCOME_TRY(auto cols, conn.query<std::tuple<int, std::string>>(
                                          "SELECT attnum::int, attname::text FROM pg_attribute"
                                          " WHERE attrelid = $1::bigint::oid AND attnum > 0"
-                                         " AND NOT attisdropped",
+                                         " AND NOT attisdropped ORDER BY attnum",
                                          oid));
         std::map<int, std::string> by_number;
         for (const auto& [number, column] : cols) {
             const auto folded = fold_case(column);
             t.columns.emplace(folded, column);
+            t.columns_in_order.push_back(column);
             t.column_order.emplace(folded, number);
             by_number.emplace(number, folded);
         }
@@ -160,8 +173,20 @@ result<schema> load_postgres_schema(connection& conn) {
             std::sort(key.begin(), key.end());
             t.unique_keys.push_back(std::move(key));
         }
+        folded_by_oid.emplace(oid, fold_case(name));
         out.tables.emplace(fold_case(name), std::move(t));
     }
+    // confdeltype: a = NO ACTION, r = RESTRICT; c, n, d change the referencing rows.
+    BOOST_OUTCOME_TRY(auto references, conn.query<std::tuple<std::int64_t, std::int64_t, std::string>>(
+                                           "SELECT conrelid::bigint, confrelid::bigint,"
+                                           " confdeltype::text FROM pg_constraint"
+                                           " WHERE contype = 'f'"));
+    for (const auto& [child, parent, on_delete] : references) {
+        const auto c = folded_by_oid.find(child), p = folded_by_oid.find(parent);
+        if (c != folded_by_oid.end() && p != folded_by_oid.end())
+            add_reference(out, c->second, p->second, on_delete != "a" && on_delete != "r");
+    }
+    link_foreign_keys(out);
     return out;
 }
 
@@ -173,6 +198,9 @@ result<schema> load_schema(connection& conn) {
     schema out;
     BOOST_OUTCOME_TRY(auto version, conn.query_one<std::int64_t>("PRAGMA schema_version"));
     out.version = version.value_or(0);
+    BOOST_OUTCOME_TRY(auto enforced, conn.query_one<int>("PRAGMA foreign_keys"));
+    out.foreign_keys = enforced.value_or(0) != 0;
+    std::vector<std::tuple<std::string, std::string, bool>> references; // child, parent, acts
     BOOST_OUTCOME_TRY(auto names,
                       conn.query<std::string>("SELECT name FROM sqlite_schema WHERE type = 'table'"
                                               " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"));
@@ -187,6 +215,7 @@ result<schema> load_schema(connection& conn) {
         for (const auto& [cid, column, type, pk] : cols) {
             const auto folded = fold_case(column);
             t.columns.emplace(folded, column);
+            t.columns_in_order.push_back(column);
             t.column_order.emplace(folded, cid);
             t.affinities.emplace(folded, affinity_of(type));
             if (pk > 0)
@@ -219,9 +248,71 @@ result<schema> load_schema(connection& conn) {
             std::sort(key.begin(), key.end());
             t.unique_keys.push_back(std::move(key));
         }
+        BOOST_OUTCOME_TRY(auto parents,
+                          conn.query<std::tuple<std::string, std::string>>(
+                              "SELECT \"table\", on_delete FROM pragma_foreign_key_list(?)", name));
+        for (const auto& [parent, on_delete] : parents)
+            references.emplace_back(fold_case(name), fold_case(parent),
+                                    on_delete != "NO ACTION" && on_delete != "RESTRICT");
         out.tables.emplace(fold_case(name), std::move(t));
     }
+    for (const auto& [child, parent, acts] : references)
+        if (out.tables.count(parent)) // a reference to a missing table fails every write anyway
+            add_reference(out, child, parent, acts);
+    link_foreign_keys(out);
     return out;
+}
+
+namespace {
+
+// The shortest chain of references from `from` back to `to`, as "to -> from -> ... -> to",
+// or "" when there is none.
+std::string chain_back(const schema& s, const std::string& from, const std::string& to) {
+    std::map<std::string, std::string> came_from{{from, ""}};
+    std::vector<std::string> frontier{from};
+    while (!frontier.empty()) {
+        std::vector<std::string> next;
+        for (const auto& name : frontier) {
+            if (name == to) {
+                std::vector<std::string> back; // to, ..., from
+                for (std::string at = to; !at.empty(); at = came_from.at(at))
+                    back.push_back(at);
+                std::string chain = s.tables.at(to).name;
+                for (auto it = back.rbegin(); it != back.rend(); ++it)
+                    chain += " -> " + s.tables.at(*it).name;
+                return chain;
+            }
+            for (const auto& p : s.tables.at(name).parents)
+                if (came_from.emplace(p, name).second)
+                    next.push_back(p);
+        }
+        frontier.swap(next);
+    }
+    return {};
+}
+
+int depth_of(schema& s, const std::string& name, std::map<std::string, int>& memo) {
+    if (auto it = memo.find(name); it != memo.end())
+        return it->second;
+    memo[name] = 0; // a table met again on its own chain is on a cycle: it adds nothing
+    int depth = 0;
+    for (const auto& p : s.tables.at(name).parents)
+        if (p != name)
+            depth = std::max(depth, 1 + depth_of(s, p, memo));
+    s.tables.at(name).depth = depth;
+    return memo[name] = depth;
+}
+
+} // namespace
+
+void link_foreign_keys(schema& s) {
+    std::map<std::string, int> memo;
+    for (auto& [name, t] : s.tables) {
+        depth_of(s, name, memo);
+        for (const auto& p : t.parents)
+            if (t.cycle.empty())
+                t.cycle = chain_back(s, p, name);
+    }
 }
 
 } // namespace sqlite_hybrid::detail::wb

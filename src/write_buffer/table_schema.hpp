@@ -31,6 +31,14 @@ struct table_info {
     std::map<std::string, int> column_order;    // folded name -> position in the table
     std::map<std::string, affinity> affinities; // folded name -> affinity (SQLite; blob: none)
     std::vector<std::vector<std::string>> unique_keys; // folded names, sorted
+    std::vector<std::string> columns_in_order;  // canonical names, by position
+
+    // Foreign keys, as far as the order of a flush needs them.
+    std::vector<std::string> parents; // folded names of the tables this one references
+    bool referenced = false;          // another table (or this one) references this one
+    bool delete_acts = false;         // a reference to it deletes or changes rows ON DELETE
+    int depth = 0;                    // 0: references nothing; else 1 + its deepest parent's
+    std::string cycle;                // "a -> b -> a" when it is on a cycle of references
 
     const std::string* canonical_column(std::string_view name) const;
     // Whether these folded, sorted columns are the primary key or a unique index.
@@ -40,11 +48,16 @@ struct table_info {
 struct schema {
     std::map<std::string, table_info> tables; // folded table name -> info
     std::int64_t version = -1;                // PRAGMA schema_version when loaded
+    bool foreign_keys = false;                // references are enforced (PRAGMA foreign_keys)
+    std::uint64_t generation = 0;             // tells loaded schemas apart (statement texts)
 
     const table_info* find(std::string_view table) const;
 };
 
 // Reads the schema through a connection (on a database strand).
 result<schema> load_schema(connection& conn);
+
+// Works out each table's depth in the references and the cycles among them, from `parents`.
+void link_foreign_keys(schema& s);
 
 } // namespace sqlite_hybrid::detail::wb

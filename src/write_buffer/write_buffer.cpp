@@ -57,9 +57,15 @@ bool write_buffer_impl::write_plan::matches(const request_view& r) const {
 // name against the schema and works out the shapes and where the key's values are.
 result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request_view& r,
                                                                    diagnostics* diag) {
-    const auto* table = schema_.find(r.table);
+    const auto* table = schema_->find(r.table);
     if (!table)
         return invalid(diag, errc::invalid_identifier, "no table named '" + std::string(r.table) + "'");
+    if (schema_->foreign_keys && !table->cycle.empty())
+        return invalid(diag, errc::foreign_key_cycle,
+                       "table '" + table->name + "' is on a cycle of foreign keys (" +
+                           table->cycle +
+                           "): no order of coalesced writes keeps them valid; write it with "
+                           "async_write");
 
     // A row's columns, checked and in their canonical spelling.
     auto columns_of = [&](const row& values, std::vector<std::string>& names) -> error_code {
@@ -292,8 +298,11 @@ asio::awaitable<error_code> write_buffer_impl::refresh_schema() {
     auto fresh = co_await db_.async_read([](connection& c) { return wb::load_schema(c); }, use_result);
     if (!fresh)
         co_return fresh.error();
+    static std::atomic<std::uint64_t> loaded{0};
+    fresh.value().generation = ++loaded;
+    auto shared = std::make_shared<const wb::schema>(std::move(fresh).value());
     std::lock_guard lock(mutex_);
-    schema_ = std::move(fresh).value();
+    schema_ = std::move(shared);
     plans_.clear(); // names are checked again against the new schema
     ++plans_generation_;
     co_return error_code();

@@ -210,15 +210,23 @@ void write_buffer_impl::chunk_written(std::size_t rows, std::size_t written) {
 
 asio::awaitable<write_buffer_impl::round_result> write_buffer_impl::flush_round() {
     std::vector<wb::flushing_table> tables;
+    std::shared_ptr<const wb::schema> schema;
     {
         std::lock_guard lock(mutex_);
         tables = store_.take_all();
+        schema = schema_;
         for (const auto& t : tables)
             in_flight_ += t.rows.size();
     }
-    // Sorting by key pays when a table takes several chunks: each then covers a narrow range.
-    for (auto& t : tables)
+    tables = wb::in_foreign_key_order(std::move(tables), *schema);
+    for (auto& t : tables) {
+        // Sorting by key pays when a table takes several chunks: each then covers a narrow range.
         wb::order_for_statements(t, t.rows.size() > options_.batch_size);
+        if (const auto* info = schema->find(t.name); info && wb::replaces_in_place(*schema, *info)) {
+            t.whole_row = &info->columns_in_order;
+            t.schema_generation = schema->generation;
+        }
+    }
     round_result out;
     position at;
     while (at.table < tables.size()) {

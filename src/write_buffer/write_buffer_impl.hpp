@@ -2,6 +2,7 @@
 // coroutine on a strand, waiting writers, schema refreshes, stopping.
 #pragma once
 
+#include "flush_order.hpp"
 #include "flush_rows.hpp"
 #include "pending_store.hpp"
 #include "table_schema.hpp"
@@ -126,7 +127,8 @@ private:
 
     mutable std::mutex mutex_;
     state state_ = state::idle;
-    wb::schema schema_;
+    // Shared with a flush in progress, which orders tables by it while a refresh replaces it.
+    std::shared_ptr<const wb::schema> schema_ = std::make_shared<const wb::schema>();
     std::unordered_map<std::string, write_plan> plans_;
     std::uint64_t plans_generation_ = 0; // changes whenever plans_ is cleared
     wb::pending_store store_;

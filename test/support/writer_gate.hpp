@@ -6,6 +6,7 @@
 
 #include <sqlite_hybrid/database.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -26,10 +27,13 @@ struct writer_gate {
         boost::asio::co_spawn(
             io,
             [&db, this]() -> boost::asio::awaitable<void> {
-                co_await db.async_write([this](connection&) {
-                    running = true;
-                    opened.wait_for(std::chrono::seconds(30));
-                });
+                // Its answer does not matter (an I/O fault meant for the group may meet it).
+                co_await db.async_write(
+                    [this](connection&) {
+                        running = true;
+                        opened.wait_for(std::chrono::seconds(30));
+                    },
+                    boost::asio::as_tuple(boost::asio::use_awaitable));
                 done = true;
             },
             boost::asio::detached);
