@@ -1,4 +1,5 @@
 #include "postgres/pg_cursor.hpp"
+#include "postgres/pg_statement_guard.hpp"
 #include "statement_cache.hpp"
 
 #include <sqlite_hybrid/connection.hpp>
@@ -212,6 +213,15 @@ bool refuse_embedded_nul(std::string_view sql, diagnostics& diag) {
             static_cast<int>(at), std::string(sql.substr(0, at))};
     return true;
 }
+
+// What the library refuses inside a job on PostgreSQL (see pg_statement_guard.hpp).
+bool refuse_on_postgres(const connection& conn, std::string_view sql, diagnostics& diag) {
+    auto why = detail::postgres_statement_guard::refusal(conn, sql);
+    if (!why)
+        return false;
+    diag = {std::move(*why), -1, std::string(sql)};
+    return true;
+}
 } // namespace
 
 result<statement> connection::prepare(std::string_view sql) {
@@ -219,6 +229,8 @@ result<statement> connection::prepare(std::string_view sql) {
     if (refuse_embedded_nul(sql, st.diag))
         return make_sqlite_error(SQLITE_MISUSE);
     if (st.pg) {
+        if (refuse_on_postgres(*this, sql, st.diag))
+            return make_error_code(errc::statement_refused);
         BOOST_OUTCOME_TRY(auto* prepared, st.pg->prepare(sql));
         return statement(new detail::pg_cursor(*st.pg, *prepared), &st.diag);
     }
@@ -255,8 +267,11 @@ result<statement> connection::prepare(std::string_view sql) {
 result<void> connection::execute_script(std::string_view sql) {
     if (refuse_embedded_nul(sql, state_->diag))
         return make_sqlite_error(SQLITE_MISUSE);
-    if (state_->pg)
+    if (state_->pg) {
+        if (refuse_on_postgres(*this, sql, state_->diag))
+            return make_error_code(errc::statement_refused);
         return state_->pg->execute_script(sql);
+    }
     const std::string text(sql);
     char* message = nullptr;
     const int rc = sqlite3_exec(state_->db, text.c_str(), nullptr, nullptr, &message);

@@ -1,4 +1,5 @@
 #include "database_impl.hpp"
+#include "postgres/pg_statement_guard.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -410,6 +411,9 @@ error_code database_impl::run_job(connection& conn, transaction_control* control
             op.diag.message = std::move(why);
             return make_error_code(errc::statement_refused);
         }
+    } else if (postgres_ && mode != transaction_control::mode::maintenance) {
+        postgres_statement_guard guard(conn, mode == transaction_control::mode::write_job);
+        ec = op.job->run(conn, op.diag);
     } else {
         ec = op.job->run(conn, op.diag);
     }
@@ -954,8 +958,10 @@ void database_impl::reader_drain(reader_slot& reader) {
 // run (transaction control, per-connection PRAGMAs) is refused here, before it runs anywhere.
 result<statement> database_impl::prepare_routed(reader_slot& reader, std::string_view sql) {
     auto& conn = *reader.conn;
-    if (!reader.control)
+    if (!reader.control) {
+        postgres_statement_guard guard(conn, false);
         return conn.prepare(sql);
+    }
     transaction_control::scope scope(*reader.control, transaction_control::mode::job);
     auto stmt = conn.prepare(sql);
     if (auto why = reader.control->take_refusal(); !why.empty()) {

@@ -3,6 +3,7 @@
 #include "support/postgres.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
+#include "support/writer_gate.hpp"
 
 #include <sqlite_hybrid/as_result.hpp>
 #include <sqlite_hybrid/database.hpp>
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <optional>
@@ -300,6 +302,60 @@ TEST_P(Backends, TheWriteBufferFlushesInTheOrderOfForeignKeysAndRefusesCycles) {
     EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT parent FROM child ORDER BY id")),
               std::vector<std::int64_t>{2});
     run(io_, buffer.async_stop());
+}
+
+TEST_P(Backends, TransactionControlIsRefusedBeforeItRunsAndNoAcknowledgedWriteIsLost) {
+    auto db = open();
+    std::vector<std::string> refused{"BEGIN", "COMMIT", " /* mine */ commit", "ROLLBACK", "END",
+                                     "SAVEPOINT x", "RELEASE x", "rollback to x"};
+    if (GetParam() == sh::backend::postgresql)
+        for (const char* sql : {"ABORT", "START TRANSACTION", "PREPARE TRANSACTION 'x'",
+                                "ROLLBACK AND CHAIN", "END WORK", "SELECT 1; COMMIT"})
+            refused.emplace_back(sql);
+    for (const auto& sql : refused) {
+        sh::diagnostics d;
+        auto r = run(io_, db.async_execute(sql, {}, d, sh::as_result));
+        EXPECT_EQ(r.error(), sh::errc::statement_refused) << sql;
+        EXPECT_NE(d.message.find("belongs to the library"), std::string::npos) << d.message;
+    }
+    // In one group: A, a ROLLBACK, B, then A's key again. A and B are acknowledged and stay.
+    sh::test::writer_gate gate;
+    run(io_, gate.block(db, io_));
+    const std::vector<std::pair<std::string, sh::params>> jobs{
+        {"INSERT INTO kv(k, v) VALUES (1, 'A')", {}},
+        {"ROLLBACK", {}},
+        {"INSERT INTO kv(k, v) VALUES (2, 'B')", {}},
+        {"INSERT INTO kv(k, v) VALUES (1, 'C')", {}}};
+    std::vector<std::optional<sh::error_code>> answers(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+        db.async_execute(jobs[i].first, jobs[i].second,
+                         [&answers, i](sh::error_code ec, auto&&...) { answers[i] = ec; });
+    gate.open.set_value();
+    run(io_, sh::test::until(io_, [&] {
+            return std::all_of(answers.begin(), answers.end(), [](auto& a) { return a.has_value(); });
+        }));
+    EXPECT_FALSE(*answers[0]);
+    EXPECT_EQ(*answers[1], sh::errc::statement_refused);
+    EXPECT_FALSE(*answers[2]);
+    EXPECT_EQ(*answers[3], sh::condition::unique_violation);
+    using kv = std::tuple<std::int64_t, std::string>;
+    EXPECT_EQ(run(io_, db.async_query<kv>("SELECT k, v FROM kv ORDER BY k")),
+              (std::vector<kv>{{1, "A"}, {2, "B"}}));
+    // A write job of several statements may nest savepoints of its own, never the library's.
+    run(io_, db.async_write([](sh::connection& c) {
+        c.execute("SAVEPOINT mine").value();
+        c.execute("INSERT INTO kv(k, v) VALUES (10, 'undone')").value();
+        c.execute("ROLLBACK TO SAVEPOINT mine").value();
+        c.execute("RELEASE mine").value();
+        c.execute("INSERT INTO kv(k, v) VALUES (11, 'kept')").value();
+    }));
+    for (const char* sql : {"SAVEPOINT sqlite_hybrid_job", "COMMIT"}) {
+        auto r = run(io_, db.async_write([sql](sh::connection& c) { c.execute(sql).value(); },
+                                         sh::as_result));
+        EXPECT_EQ(r.error(), sh::errc::statement_refused) << sql;
+    }
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT k FROM kv WHERE k >= 10")),
+              std::vector<std::int64_t>{11});
 }
 
 TEST_P(Backends, NumberedAndBarePlaceholdersCountAsSQLiteCountsThem) {

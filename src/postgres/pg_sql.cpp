@@ -1,8 +1,10 @@
 #include "pg_session.hpp"
+#include "pg_statement_guard.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <string>
+#include <vector>
 
 namespace sqlite_hybrid::detail {
 
@@ -86,7 +88,95 @@ bool has_numbered_parameters(std::string_view s) noexcept {
     return false;
 }
 
+// The statements of a script: the text between top-level semicolons.
+std::vector<std::string_view> statements_of(std::string_view s) {
+    std::vector<std::string_view> out;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (auto n = skip_quoted(s, i)) {
+            i += n - 1;
+        } else if (s[i] == ';') {
+            out.push_back(s.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    out.push_back(s.substr(start));
+    return out;
+}
+
+// The first `count` words of a statement, past blanks and comments: keywords and unquoted
+// names upper-cased, a quoted name as it is written. Stops at anything else.
+std::vector<std::string> leading_words(std::string_view s, std::size_t count) {
+    std::vector<std::string> words;
+    std::size_t i = 0;
+    while (i < s.size() && words.size() < count) {
+        const char c = s[i];
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            ++i;
+        } else if (c == '-' || c == '/') {
+            const auto n = skip_quoted(s, i);
+            if (n == 0)
+                break;
+            i += n;
+        } else if (c == '"') {
+            const auto n = skip_quoted(s, i);
+            words.emplace_back(s.substr(i + 1, n >= 2 ? n - 2 : 0));
+            i += n;
+        } else if (is_word_char(c)) {
+            std::size_t j = i;
+            while (j < s.size() && is_word_char(s[j]))
+                ++j;
+            std::string word(s.substr(i, j - i));
+            for (auto& ch : word)
+                ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            words.push_back(std::move(word));
+            i = j;
+        } else {
+            break;
+        }
+    }
+    return words;
+}
+
+bool library_savepoint(std::string name) {
+    for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name.starts_with("sqlite_hybrid");
+}
+
 } // namespace
+
+std::optional<std::string> postgres_transaction_control(std::string_view sql, bool own_savepoints) {
+    for (const auto statement : statements_of(sql)) {
+        const auto w = leading_words(statement, 5);
+        if (w.empty())
+            continue;
+        auto word = [&](std::size_t i) { return i < w.size() ? w[i] : std::string(); };
+        std::size_t at = 1; // past ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT], to the name
+        if (w[0] == "ROLLBACK" && (word(1) == "WORK" || word(1) == "TRANSACTION"))
+            ++at;
+        const bool rollback_to = w[0] == "ROLLBACK" && word(at) == "TO";
+        const bool savepoint = w[0] == "SAVEPOINT" || w[0] == "RELEASE" || rollback_to;
+        if (savepoint) {
+            at = w[0] == "SAVEPOINT" ? 1 : rollback_to ? at + 1 : 1;
+            if (word(at) == "SAVEPOINT")
+                ++at;
+            if (own_savepoints && !library_savepoint(word(at)))
+                continue;
+        } else if (!(w[0] == "BEGIN" || w[0] == "START" || w[0] == "COMMIT" || w[0] == "END" ||
+                     w[0] == "ROLLBACK" || w[0] == "ABORT" ||
+                     (w[0] == "PREPARE" && word(1) == "TRANSACTION"))) {
+            continue;
+        }
+        return "transaction control (" + w[0] +
+               ") belongs to the library: a write job already runs inside a transaction "
+               "(async_write), a read job inside a snapshot (async_read)" +
+               (savepoint ? std::string("; a write job of several statements may nest savepoints "
+                                        "of its own, not named sqlite_hybrid...")
+                          : std::string());
+    }
+    return std::nullopt;
+}
 
 std::string postgres_placeholders(std::string_view sql) {
     if (sql.find('?') == std::string_view::npos || has_numbered_parameters(sql))

@@ -1,0 +1,43 @@
+// What a job may not run on PostgreSQL, classified from the SQL text alone (PostgreSQL has no
+// authorizer): transaction control is refused, a write job's own savepoints are not.
+#include "postgres/pg_statement_guard.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using sqlite_hybrid::detail::postgres_transaction_control;
+
+bool refused(const char* sql, bool own_savepoints = false) {
+    return postgres_transaction_control(sql, own_savepoints).has_value();
+}
+
+TEST(PostgresTransactionControl, EveryFormOfEndingOrOpeningATransactionIsRefused) {
+    for (const char* sql :
+         {"BEGIN", "begin isolation level serializable", "START TRANSACTION", "COMMIT", "END",
+          "end work", "ROLLBACK", "ABORT", "ROLLBACK AND CHAIN", "COMMIT PREPARED 'x'",
+          "PREPARE TRANSACTION 'x'", "  -- why\n  /* a /* nested */ comment */ COMMIT",
+          "SELECT 1; COMMIT", "INSERT INTO t VALUES (';'); rollback"})
+        EXPECT_TRUE(refused(sql)) << sql;
+}
+
+TEST(PostgresTransactionControl, WordsInsideLiteralsNamesOrBodiesAreNotStatements) {
+    for (const char* sql :
+         {"SELECT 'COMMIT'", "SELECT \"commit\" FROM t", "DO $$ BEGIN PERFORM 1; END $$",
+          "SELECT 1 -- ; COMMIT", "SELECT $tag$; ROLLBACK$tag$", "COMMITTED_ROWS", "PREPARE p AS SELECT 1",
+          "UPDATE t SET v = 'x;commit'", ""})
+        EXPECT_FALSE(refused(sql)) << sql;
+}
+
+TEST(PostgresTransactionControl, AWriteJobMayNestSavepointsOfItsOwnButNotTheLibrarys) {
+    for (const char* sql : {"SAVEPOINT mine", "RELEASE mine", "RELEASE SAVEPOINT mine",
+                            "ROLLBACK TO mine", "ROLLBACK WORK TO SAVEPOINT mine"}) {
+        EXPECT_FALSE(refused(sql, true)) << sql;
+        EXPECT_TRUE(refused(sql, false)) << sql; // a single statement or a read job: never
+    }
+    for (const char* sql : {"SAVEPOINT sqlite_hybrid_job", "RELEASE \"SQLITE_HYBRID_JOB\"",
+                            "rollback to savepoint sqlite_hybrid_x"})
+        EXPECT_TRUE(refused(sql, true)) << sql;
+}
+
+} // namespace
