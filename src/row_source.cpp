@@ -43,7 +43,13 @@ int row_source::pg_type(int col) const noexcept {
     case oid_oid: return SQLITE_INTEGER;
     case float4_oid:
     case float8_oid:
-    case numeric_oid: return SQLITE_FLOAT;
+    case numeric_oid: {
+        // A numeric beyond a double's range reads as its digits (text), never as 0.
+        const std::string_view t = pg_text(col);
+        double v = 0;
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        return ec == std::errc() && end == t.data() + t.size() ? SQLITE_FLOAT : SQLITE_TEXT;
+    }
     case bytea_oid: return SQLITE_BLOB;
     default: return SQLITE_TEXT;
     }

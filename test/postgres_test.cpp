@@ -299,6 +299,31 @@ TEST(Postgres, StatementsThatLookLikeReadsButWriteRunOnTheWriter) {
               std::vector<std::int64_t>{2});
 }
 
+TEST(Postgres, ValuesThatCannotBeStoredOrReadAsAskedAreErrorsNotTruncations) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url);
+    t.o.migrations.push_back("CREATE TABLE note(id BIGINT PRIMARY KEY, body TEXT)");
+    auto db = t.open();
+    // PostgreSQL text cannot hold a NUL: refused, not cut at it ("ab").
+    sh::diagnostics d;
+    auto stored = run(t.io, db.async_execute("INSERT INTO note VALUES (1, ?)",
+                                             sh::args(std::string("ab\0cd", 5)), d, sh::as_result));
+    EXPECT_EQ(stored.error(), sh::errc::value_out_of_range);
+    EXPECT_NE(d.message.find("NUL"), std::string::npos) << d.message;
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT count(*) FROM note")),
+              std::vector<std::int64_t>{0});
+    // A numeric no double can hold reads as its digits, and as a double it is an error.
+    auto as_double = run(t.io, db.async_query<double>("SELECT 1e400::numeric", {}, sh::as_result));
+    EXPECT_EQ(as_double.error(), sh::errc::type_mismatch);
+    const auto digits = run(t.io, db.async_query<std::string>("SELECT 1e400::numeric"));
+    ASSERT_EQ(digits.size(), 1u);
+    EXPECT_EQ(digits[0].size(), 401u);
+    EXPECT_EQ(run(t.io, db.async_query<double>("SELECT 2.5::numeric")), std::vector<double>{2.5});
+    // Narrowing reads are checked as on SQLite.
+    auto narrowed = run(t.io, db.async_query<int>("SELECT 4294967297::bigint", {}, sh::as_result));
+    EXPECT_EQ(narrowed.error(), sh::errc::value_out_of_range);
+}
+
 TEST(Postgres, QuestionMarksInLiteralsCommentsAndDollarQuotesStayText) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
     postgres_database t(url);

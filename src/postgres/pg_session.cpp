@@ -244,6 +244,16 @@ result<pg_result> pg_session::run(pg_prepared& p, std::span<const value> params)
     if (p.generation != generation_)
         if (auto ec = prepare_on_server(p))
             return ec;
+    for (std::size_t i = 0; i < params.size(); ++i)
+        if (params[i].type() == value_type::text &&
+            params[i].as_text().find('\0') != std::string::npos) {
+            // Sent as a C string it would end at the NUL: stored cut short, compared wrongly.
+            *diag_ = {"parameter " + std::to_string(i + 1) +
+                          " holds a NUL character, which PostgreSQL text cannot store (a blob "
+                          "binds as bytea)",
+                      -1, p.sql};
+            return make_error_code(errc::value_out_of_range);
+        }
     param_buffers b(params);
     pg_result r(PQexecPrepared(conn_, p.name.c_str(), static_cast<int>(params.size()),
                                b.values.data(), b.lengths.data(), b.formats.data(), 0));
