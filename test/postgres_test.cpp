@@ -324,6 +324,36 @@ TEST(Postgres, ValuesThatCannotBeStoredOrReadAsAskedAreErrorsNotTruncations) {
     EXPECT_EQ(narrowed.error(), sh::errc::value_out_of_range);
 }
 
+TEST(Postgres, StatementsArePreparedAgainWhenTheirTableChangedOrTheirPlanWasDropped) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 1);
+    t.o.migrations.push_back("CREATE TABLE r(a BIGINT); INSERT INTO r VALUES (1)");
+    auto db = t.open();
+    using one = std::tuple<std::int64_t>;
+    using two = std::tuple<std::int64_t, std::optional<std::int64_t>>;
+    auto read_on_writer = [&]() {
+        return run(t.io, db.async_write(
+                             [](sh::connection& c) { return c.query<two>("SELECT * FROM r"); },
+                             sh::as_result));
+    };
+    EXPECT_EQ(run(t.io, db.async_query<one>("SELECT * FROM r")), std::vector<one>{{1}});
+    ASSERT_TRUE(run(t.io, db.async_write([](sh::connection& c) { return c.query<one>("SELECT * FROM r"); },
+                                         sh::as_result)));
+    run(t.io, db.async_maintenance([](sh::connection& c) {
+        c.execute_script("ALTER TABLE r ADD COLUMN b BIGINT").value();
+    }));
+    // The reader's statement runs in autocommit: prepared again at once.
+    EXPECT_EQ(run(t.io, db.async_query<two>("SELECT * FROM r")), (std::vector<two>{{1, std::nullopt}}));
+    // The writer's runs in a transaction that the stale plan fails: prepared again next time.
+    auto first = read_on_writer();
+    if (!first) {
+        EXPECT_EQ(sh::postgres_sqlstate(first.error()), "0A000");
+    }
+    auto second = read_on_writer();
+    ASSERT_TRUE(second) << second.error().message();
+    EXPECT_EQ(second.value(), (std::vector<two>{{1, std::nullopt}}));
+}
+
 TEST(Postgres, QuestionMarksInLiteralsCommentsAndDollarQuotesStayText) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
     postgres_database t(url);

@@ -241,9 +241,6 @@ result<pg_prepared*> pg_session::prepare(std::string_view sql) {
 }
 
 result<pg_result> pg_session::run(pg_prepared& p, std::span<const value> params) {
-    if (p.generation != generation_)
-        if (auto ec = prepare_on_server(p))
-            return ec;
     for (std::size_t i = 0; i < params.size(); ++i)
         if (params[i].type() == value_type::text &&
             params[i].as_text().find('\0') != std::string::npos) {
@@ -255,16 +252,36 @@ result<pg_result> pg_session::run(pg_prepared& p, std::span<const value> params)
             return make_error_code(errc::value_out_of_range);
         }
     param_buffers b(params);
-    pg_result r(PQexecPrepared(conn_, p.name.c_str(), static_cast<int>(params.size()),
-                               b.values.data(), b.lengths.data(), b.formats.data(), 0));
-    const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (status == PGRES_EMPTY_QUERY) { // as SQLite answers text without a statement
-        *diag_ = {"no SQL statement in the text (empty, or only comments)", -1, p.sql};
-        return make_sqlite_error(SQLITE_MISUSE);
-    }
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    for (int attempt = 0;; ++attempt) {
+        if (p.stale) {
+            (void)execute_script("DEALLOCATE " + p.name); // gone already (26000): nothing to do
+            p.stale = false;
+            p.generation = 0;
+        }
+        if (p.generation != generation_)
+            if (auto ec = prepare_on_server(p))
+                return ec;
+        pg_result r(PQexecPrepared(conn_, p.name.c_str(), static_cast<int>(params.size()),
+                                   b.values.data(), b.lengths.data(), b.formats.data(), 0));
+        const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+        if (status == PGRES_EMPTY_QUERY) { // as SQLite answers text without a statement
+            *diag_ = {"no SQL statement in the text (empty, or only comments)", -1, p.sql};
+            return make_sqlite_error(SQLITE_MISUSE);
+        }
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+            return r;
+        // A table changed since it was prepared ("cached plan must not change result type"),
+        // or DEALLOCATE ALL ran: prepare it again. Outside a transaction nothing ran, so once
+        // more now; inside one the transaction has failed, and the statement is prepared again
+        // on its next use.
+        const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+        if (state && (std::string_view(state) == "0A000" || std::string_view(state) == "26000")) {
+            p.stale = true;
+            if (attempt == 0 && PQtransactionStatus(conn_) == PQTRANS_IDLE)
+                continue;
+        }
         return fail(r.get(), p.sql);
-    return r;
+    }
 }
 
 bool pg_session::in_transaction() const noexcept {

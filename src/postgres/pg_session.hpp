@@ -32,6 +32,7 @@ struct pg_prepared {
     int columns = 0;
     bool read_only = false;
     std::uint64_t generation = 0; // the session it was prepared on; older: prepare again
+    bool stale = false; // the server's plan no longer fits (0A000) or is gone (26000)
 };
 
 struct pg_session_options {
