@@ -358,6 +358,21 @@ TEST_P(Backends, TransactionControlIsRefusedBeforeItRunsAndNoAcknowledgedWriteIs
               std::vector<std::int64_t>{11});
 }
 
+TEST_P(Backends, TwoStatementsInOneAreRefusedAndRunNothing) {
+    auto db = open();
+    sh::diagnostics d;
+    auto r = run(io_, db.async_execute("INSERT INTO kv(k, v) VALUES (1, 'a'); "
+                                       "INSERT INTO kv(k, v) VALUES (2, 'b')",
+                                       {}, d, sh::as_result));
+    EXPECT_EQ(r.error(), sh::errc::multiple_statements);
+    EXPECT_NE(d.message.find("execute_script"), std::string::npos) << d.message;
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv")),
+              std::vector<std::int64_t>{0});
+    // A semicolon and a comment after the statement are not a second one.
+    EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT count(*) FROM kv; -- done\n")),
+              std::vector<std::int64_t>{0});
+}
+
 TEST_P(Backends, NumberedAndBarePlaceholdersCountAsSQLiteCountsThem) {
     auto db = open();
     using three = std::tuple<std::int64_t, std::int64_t, std::int64_t>;

@@ -3,6 +3,8 @@
 // server's message in the diagnostics. Used on one strand at a time, like a SQLite handle.
 #pragma once
 
+#include "pg_sql.hpp"
+
 #include <sqlite_hybrid/diagnostics.hpp>
 #include <sqlite_hybrid/result.hpp>
 #include <sqlite_hybrid/value.hpp>
@@ -106,12 +108,5 @@ private:
     std::chrono::milliseconds backoff_{0};
     std::string last_connect_failure_;
 };
-
-// SQL text for PostgreSQL: `?` placeholders (outside literals, identifiers and comments)
-// become $1, $2, ...; text that already uses $n is returned unchanged.
-std::string postgres_placeholders(std::string_view sql);
-// Whether a statement only reads, from its first keyword (SELECT, VALUES, SHOW, TABLE,
-// EXPLAIN without ANALYZE, WITH). A reader that finds otherwise sends it to the writer.
-bool postgres_reads_only(std::string_view sql) noexcept;
 
 } // namespace sqlite_hybrid::detail

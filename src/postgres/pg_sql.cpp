@@ -1,5 +1,4 @@
-#include "pg_session.hpp"
-#include "pg_statement_guard.hpp"
+#include "pg_sql.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -138,6 +137,19 @@ std::vector<std::string> leading_words(std::string_view s, std::size_t count) {
     return words;
 }
 
+// Whether a statement holds nothing but blanks and comments.
+bool blank(std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (std::isspace(static_cast<unsigned char>(s[i])))
+            continue;
+        const auto n = (s[i] == '-' || s[i] == '/') ? skip_quoted(s, i) : 0;
+        if (n == 0)
+            return false;
+        i += n - 1;
+    }
+    return true;
+}
+
 bool library_savepoint(std::string name) {
     for (auto& c : name)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -176,6 +188,17 @@ std::optional<std::string> postgres_transaction_control(std::string_view sql, bo
                           : std::string());
     }
     return std::nullopt;
+}
+
+std::size_t postgres_second_statement(std::string_view sql) {
+    const auto statements = statements_of(sql);
+    std::size_t at = 0, seen = 0;
+    for (const auto statement : statements) {
+        if (!blank(statement) && ++seen == 2)
+            return at;
+        at += statement.size() + 1; // and its semicolon
+    }
+    return std::string_view::npos;
 }
 
 std::string postgres_placeholders(std::string_view sql) {

@@ -6,18 +6,13 @@
 // savepoint the library gives it), and never with the library's own name (sqlite_hybrid...).
 #pragma once
 
-#include <optional>
-#include <string>
-#include <string_view>
+#include "pg_sql.hpp"
 
 namespace sqlite_hybrid {
 class connection;
 }
 
 namespace sqlite_hybrid::detail {
-
-// Why `sql` is refused (every statement of a script is looked at), or nothing.
-std::optional<std::string> postgres_transaction_control(std::string_view sql, bool own_savepoints);
 
 // Set by the database around a caller's job on a PostgreSQL connection: a job runs on one
 // thread from its start to its end, so the guard is this thread's, for that connection only.

@@ -1,6 +1,7 @@
 // What a job may not run on PostgreSQL, classified from the SQL text alone (PostgreSQL has no
-// authorizer): transaction control is refused, a write job's own savepoints are not.
-#include "postgres/pg_statement_guard.hpp"
+// authorizer): transaction control is refused, a write job's own savepoints are not; and where
+// a second statement starts, which one prepared statement cannot hold.
+#include "postgres/pg_sql.hpp"
 
 #include <gtest/gtest.h>
 
@@ -38,6 +39,18 @@ TEST(PostgresTransactionControl, AWriteJobMayNestSavepointsOfItsOwnButNotTheLibr
     for (const char* sql : {"SAVEPOINT sqlite_hybrid_job", "RELEASE \"SQLITE_HYBRID_JOB\"",
                             "rollback to savepoint sqlite_hybrid_x"})
         EXPECT_TRUE(refused(sql, true)) << sql;
+}
+
+TEST(PostgresStatements, ASecondStatementIsFoundOutsideLiteralsAndCommentsOnly) {
+    using sqlite_hybrid::detail::postgres_second_statement;
+    constexpr auto none = std::string_view::npos;
+    EXPECT_EQ(postgres_second_statement("SELECT 1"), none);
+    EXPECT_EQ(postgres_second_statement("SELECT 1;"), none);
+    EXPECT_EQ(postgres_second_statement("SELECT 1; -- done\n /* really */ ;"), none);
+    EXPECT_EQ(postgres_second_statement("SELECT ';'; "), none);
+    EXPECT_EQ(postgres_second_statement("DO $$ BEGIN PERFORM 1; END $$"), none);
+    EXPECT_EQ(postgres_second_statement("SELECT 1; SELECT 2"), 9u);
+    EXPECT_EQ(postgres_second_statement("SELECT 1;(SELECT 2)"), 9u);
 }
 
 } // namespace
