@@ -354,6 +354,34 @@ TEST(Postgres, StatementsArePreparedAgainWhenTheirTableChangedOrTheirPlanWasDrop
     EXPECT_EQ(second.value(), (std::vector<two>{{1, std::nullopt}}));
 }
 
+TEST(Postgres, TheWritersStatementCacheStaysBoundedInsideATransaction) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 1);
+    t.o.connection.statement_cache_size = 16;
+    auto db = t.open();
+    // One job, so one transaction: eviction cannot wait for an idle moment.
+    const auto counts = run(t.io, db.async_write([](sh::connection& c) {
+        for (int i = 0; i < 300; ++i)
+            c.query<std::int64_t>("SELECT " + std::to_string(i) + "::bigint").value();
+        const auto mid = c.query<std::int64_t>("SELECT count(*) FROM pg_prepared_statements");
+        return mid.value().at(0);
+    }));
+    EXPECT_LE(counts, 17); // 16, and the count's own statement
+    // A statement in use is never evicted: its rows stay readable while others come and go.
+    run(t.io, db.async_write([](sh::connection& c) {
+        auto held = c.prepare("SELECT generate_series(1, 3)::bigint").value();
+        ASSERT_TRUE(held.step().value());
+        for (int i = 0; i < 40; ++i)
+            c.query<std::int64_t>("SELECT " + std::to_string(1000 + i) + "::bigint").value();
+        EXPECT_EQ(held.row<std::int64_t>().value(), 1);
+        ASSERT_TRUE(held.step().value());
+        EXPECT_EQ(held.row<std::int64_t>().value(), 2);
+    }));
+    sh::diagnostics d;
+    auto dropped = run(t.io, db.async_execute("DEALLOCATE ALL", {}, d, sh::as_result));
+    EXPECT_EQ(dropped.error(), sh::errc::statement_refused);
+}
+
 TEST(Postgres, QuestionMarksInLiteralsCommentsAndDollarQuotesStayText) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
     postgres_database t(url);

@@ -11,11 +11,11 @@ namespace sqlite_hybrid::detail {
 struct pg_cursor {
     pg_cursor(pg_session& s, pg_prepared& p)
         : session(&s), prepared(&p), params(static_cast<std::size_t>(p.parameters)) {
-        session->statement_opened();
+        session->statement_opened(p);
     }
     pg_cursor(const pg_cursor&) = delete;
     pg_cursor& operator=(const pg_cursor&) = delete;
-    ~pg_cursor() { session->statement_closed(); }
+    ~pg_cursor() { session->statement_closed(*prepared); }
 
     pg_session* session;
     pg_prepared* prepared;

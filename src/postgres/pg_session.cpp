@@ -220,24 +220,41 @@ error_code pg_session::prepare_on_server(pg_prepared& p) {
 }
 
 result<pg_prepared*> pg_session::prepare(std::string_view sql) {
-    if (auto it = prepared_.find(sql); it != prepared_.end())
+    if (auto it = prepared_.find(sql); it != prepared_.end()) {
+        it->second.last_used = ++use_clock_;
         return &it->second;
-    if (prepared_.size() >= std::max<std::size_t>(options_.statement_cache_size, 1) &&
-        live_statements_ == 0 && PQtransactionStatus(conn_) == PQTRANS_IDLE) {
-        // Simpler than an LRU on the server's side, and only when nothing holds a statement
-        // (and outside transactions, where a failed one would refuse it).
-        if (auto r = execute_script("DEALLOCATE ALL"); !r)
-            return r.error();
-        prepared_.clear();
     }
+    if (prepared_.size() >= std::max<std::size_t>(options_.statement_cache_size, 1))
+        evict_one();
     pg_prepared p;
     p.name = "s" + std::to_string(next_name_++);
     p.sql = postgres_placeholders(sql);
     p.read_only = postgres_reads_only(p.sql);
     if (auto ec = prepare_on_server(p))
         return ec;
+    p.last_used = ++use_clock_;
     auto [it, _] = prepared_.emplace(std::string(sql), std::move(p));
     return &it->second;
+}
+
+void pg_session::evict_one() {
+    auto oldest = prepared_.end();
+    for (auto it = prepared_.begin(); it != prepared_.end(); ++it)
+        if (it->second.users == 0 &&
+            (oldest == prepared_.end() || it->second.last_used < oldest->second.last_used))
+            oldest = it;
+    if (oldest == prepared_.end())
+        return; // every one is held: the cache grows until they are closed
+    const pg_prepared& p = oldest->second;
+    if (p.generation == generation_ && !p.stale) {
+        // DEALLOCATE runs inside a transaction too (the writer is nearly always in one), but
+        // not in one that failed: then the cache grows by one until the next prepare.
+        if (PQtransactionStatus(conn_) == PQTRANS_INERROR)
+            return;
+        if (auto r = execute_script("DEALLOCATE " + p.name); !r)
+            return;
+    }
+    prepared_.erase(oldest);
 }
 
 result<pg_result> pg_session::run(pg_prepared& p, std::span<const value> params) {

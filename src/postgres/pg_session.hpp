@@ -35,6 +35,8 @@ struct pg_prepared {
     bool read_only = false;
     std::uint64_t generation = 0; // the session it was prepared on; older: prepare again
     bool stale = false; // the server's plan no longer fits (0A000) or is gone (26000)
+    int users = 0;      // statements open on it: it stays while there are any
+    std::uint64_t last_used = 0;
 };
 
 struct pg_session_options {
@@ -71,8 +73,14 @@ public:
     // than the backoff allows); the error when it is still down.
     error_code ensure_connected();
 
-    void statement_opened() noexcept { ++live_statements_; }
-    void statement_closed() noexcept { --live_statements_; }
+    void statement_opened(pg_prepared& p) noexcept {
+        ++live_statements_;
+        ++p.users;
+    }
+    void statement_closed(pg_prepared& p) noexcept {
+        --live_statements_;
+        --p.users;
+    }
     void clear_statement_cache() noexcept;
     diagnostics& diag() noexcept { return *diag_; }
     void set_diagnostics(diagnostics* d) noexcept { diag_ = d; }
@@ -86,6 +94,8 @@ private:
     error_code fail(const PGresult* r, std::string_view sql);
     error_code lost(std::string_view sql);
     error_code prepare_on_server(pg_prepared& p);
+    // Makes room for one more statement: the least recently used one nobody holds goes.
+    void evict_one();
 
     pg_session_options options_;
     PGconn* conn_ = nullptr;
@@ -102,6 +112,7 @@ private:
     std::unordered_map<std::string, pg_prepared, sql_hash, std::equal_to<>> prepared_;
     std::uint64_t generation_ = 1;
     std::uint64_t next_name_ = 1;
+    std::uint64_t use_clock_ = 0;
     int live_statements_ = 0;
     std::chrono::steady_clock::time_point next_reconnect_{};
     std::chrono::steady_clock::time_point last_checked_ = std::chrono::steady_clock::now();

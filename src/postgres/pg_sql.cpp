@@ -158,7 +158,7 @@ bool library_savepoint(std::string name) {
 
 } // namespace
 
-std::optional<std::string> postgres_transaction_control(std::string_view sql, bool own_savepoints) {
+std::optional<std::string> postgres_refusal(std::string_view sql, bool own_savepoints) {
     for (const auto statement : statements_of(sql)) {
         const auto w = leading_words(statement, 5);
         if (w.empty())
@@ -175,6 +175,9 @@ std::optional<std::string> postgres_transaction_control(std::string_view sql, bo
                 ++at;
             if (own_savepoints && !library_savepoint(word(at)))
                 continue;
+        } else if (w[0] == "DEALLOCATE" || w[0] == "DISCARD") {
+            return "prepared statements and the session belong to the library (" + w[0] +
+                   " would drop the statements it keeps prepared)";
         } else if (!(w[0] == "BEGIN" || w[0] == "START" || w[0] == "COMMIT" || w[0] == "END" ||
                      w[0] == "ROLLBACK" || w[0] == "ABORT" ||
                      (w[0] == "PREPARE" && word(1) == "TRANSACTION"))) {

@@ -19,7 +19,7 @@ bool postgres_reads_only(std::string_view sql) noexcept;
 // there is only one: blanks and comments after a semicolon are not a statement.
 std::size_t postgres_second_statement(std::string_view sql);
 // Why `sql` is refused inside a job (every statement of a script is looked at), or nothing:
-// see pg_statement_guard.hpp.
-std::optional<std::string> postgres_transaction_control(std::string_view sql, bool own_savepoints);
+// transaction control (see pg_statement_guard.hpp), DEALLOCATE and DISCARD.
+std::optional<std::string> postgres_refusal(std::string_view sql, bool own_savepoints);
 
 } // namespace sqlite_hybrid::detail

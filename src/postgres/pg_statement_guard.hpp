@@ -4,6 +4,7 @@
 // START TRANSACTION, COMMIT, END, ROLLBACK, ABORT and PREPARE TRANSACTION are refused;
 // SAVEPOINT, RELEASE and ROLLBACK TO only in a write job of several statements (nested in the
 // savepoint the library gives it), and never with the library's own name (sqlite_hybrid...).
+// DEALLOCATE and DISCARD are refused too: the prepared statements are the library's.
 #pragma once
 
 #include "pg_sql.hpp"
@@ -30,7 +31,7 @@ public:
     static std::optional<std::string> refusal(const connection& conn, std::string_view sql) {
         if (active_.conn != &conn)
             return std::nullopt;
-        return postgres_transaction_control(sql, active_.own_savepoints);
+        return postgres_refusal(sql, active_.own_savepoints);
     }
 
 private:

@@ -1,24 +1,26 @@
-// What a job may not run on PostgreSQL, classified from the SQL text alone (PostgreSQL has no
-// authorizer): transaction control is refused, a write job's own savepoints are not; and where
-// a second statement starts, which one prepared statement cannot hold.
+// Reading SQL text for PostgreSQL. What a job may not run, classified from the text alone
+// (PostgreSQL has no authorizer): transaction control and dropping the library's prepared
+// statements are refused, a write job's own savepoints are not. And where a second statement
+// starts, which one prepared statement cannot hold.
 #include "postgres/pg_sql.hpp"
 
 #include <gtest/gtest.h>
 
 namespace {
 
-using sqlite_hybrid::detail::postgres_transaction_control;
+using sqlite_hybrid::detail::postgres_refusal;
 
 bool refused(const char* sql, bool own_savepoints = false) {
-    return postgres_transaction_control(sql, own_savepoints).has_value();
+    return postgres_refusal(sql, own_savepoints).has_value();
 }
 
-TEST(PostgresTransactionControl, EveryFormOfEndingOrOpeningATransactionIsRefused) {
+TEST(PostgresTransactionControl, EndingOrOpeningATransactionOrDroppingPreparedStatementsIsRefused) {
     for (const char* sql :
          {"BEGIN", "begin isolation level serializable", "START TRANSACTION", "COMMIT", "END",
           "end work", "ROLLBACK", "ABORT", "ROLLBACK AND CHAIN", "COMMIT PREPARED 'x'",
           "PREPARE TRANSACTION 'x'", "  -- why\n  /* a /* nested */ comment */ COMMIT",
-          "SELECT 1; COMMIT", "INSERT INTO t VALUES (';'); rollback"})
+          "SELECT 1; COMMIT", "INSERT INTO t VALUES (';'); rollback", "DEALLOCATE ALL",
+          "deallocate s1", "DISCARD ALL"})
         EXPECT_TRUE(refused(sql)) << sql;
 }
 
