@@ -6,6 +6,7 @@
 
 #include <sqlite_hybrid/as_result.hpp>
 #include <sqlite_hybrid/database.hpp>
+#include <sqlite_hybrid/log_database.hpp>
 #include <sqlite_hybrid/retry.hpp>
 #include <sqlite_hybrid/write_buffer.hpp>
 
@@ -62,6 +63,22 @@ TEST(DatabaseUrl, NamesTellTheEnginesApart) {
     EXPECT_EQ(sh::redact_database_url("postgresql:host=h password = 'a b\\' c' dbname=d"),
               "postgresql:host=h password = *** dbname=d");
     EXPECT_EQ(sh::redact_database_url("a:b@c.db"), "a:b@c.db"); // a file name stays
+    // No form leaves any of the password: unencoded '@', '/' or '?' in it, escapes, a
+    // key=value value with '&', query keys in other cases or %-encoded, sslpassword.
+    const std::pair<const char*, const char*> forms[] = {
+        {"postgresql://u:p@ss@h/d", "postgresql://u:***@h/d"},
+        {"postgresql://u:pa/ss@h/d", "postgresql://u:***@h/d"},
+        {"postgresql://u:pa?ss@h/d", "postgresql://u:***@h/d"},
+        {"postgresql://u:Sekr3t%zz@h/d", "postgresql://u:***@h/d"},
+        {"postgresql:host=h password=ab&cd dbname=d", "postgresql:host=h password=*** dbname=d"},
+        {"postgresql:host=h PASSWORD=abc", "postgresql:host=h PASSWORD=***"},
+        {"postgresql://h/d?PassWord=abc&x=1", "postgresql://h/d?PassWord=***&x=1"},
+        {"postgresql://h/d?pass%77ord=abc", "postgresql://h/d?pass%77ord=***"},
+        {"postgresql://h/d?sslpassword=abc", "postgresql://h/d?sslpassword=***"},
+        {"postgresql://u:a@h/d?password=b", "postgresql://u:***@h/d?password=***"},
+    };
+    for (const auto& [url, redacted] : forms)
+        EXPECT_EQ(sh::redact_database_url(url), redacted) << url;
 
     // connection::open reads the same names: sqlite:///abs/path is the file /abs/path.
     sh::test::temp_dir dir;
@@ -268,6 +285,26 @@ TEST(Postgres, AWrongPasswordFailsQuicklyAndSaysWhy) {
     EXPECT_EQ(r.error(), sh::condition::cannot_open);
     EXPECT_NE(why.message.find("password authentication failed"), std::string::npos) << why.message;
     EXPECT_EQ(why.message.find("not-the-password"), std::string::npos);
+}
+
+TEST(Postgres, NoErrorOrPathEverShowsAPassword) {
+    // libpq quotes a broken %-escape it cannot read: the message keeps its reason, not the text.
+    asio::io_context io;
+    sh::diagnostics why;
+    const std::string bad = "postgresql://u:Sekr3t%zz@127.0.0.1:1/d";
+    auto r = run(io, sh::database::async_open(io.get_executor(), bad, {}, &why, sh::as_result));
+    ASSERT_TRUE(r.has_error());
+    EXPECT_EQ(why.message.find("Sekr3t"), std::string::npos) << why.message;
+    EXPECT_NE(why.message.find("percent"), std::string::npos) << why.message;
+    // A log database is an SQLite file: a server's URL is refused at once, without its password.
+    try {
+        sh::log_database logs(io.get_executor(), "postgresql://u:Sekr3t@127.0.0.1/d");
+        ADD_FAILURE() << "a PostgreSQL URL was taken for a log file";
+    } catch (const sh::system_error& e) {
+        EXPECT_EQ(e.code(), sh::errc::path_refused);
+        EXPECT_EQ(std::string(e.what()).find("Sekr3t"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("PostgreSQL"), std::string::npos) << e.what();
+    }
 }
 
 TEST(Postgres, AnUnreachableServerFailsQuicklyAndSaysWhy) {

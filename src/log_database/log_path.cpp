@@ -46,6 +46,11 @@ bool same_file(const fs::path& a, const fs::path& b) {
 
 error_code check_log_path(const std::string& path, const log_database_options& options,
                           std::string& why) {
+    if (parse_database_url(path).engine == backend::postgresql) {
+        why = "'" + redact_database_url(path) +
+              "' is a PostgreSQL server: a log database is an SQLite file of its own";
+        return make_error_code(errc::path_refused);
+    }
     if (is_memory(path)) {
         if (options.allow_memory)
             return {};

@@ -1,5 +1,7 @@
 #include "pg_session.hpp"
 
+#include "../database_url_secrets.hpp"
+
 #include <sqlite_hybrid/error.hpp>
 
 #include <sqlite3.h>
@@ -92,8 +94,11 @@ error_code pg_session::open(diagnostics& diag) {
     const char* values[] = {timeout.c_str(), "sqlite_hybrid", options_.conninfo.c_str(), nullptr};
     conn_ = PQconnectdbParams(keys, values, 1);
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+        // libpq may quote parts of the connection string (a broken %-escape in a password).
         diag.message = "cannot connect to PostgreSQL: " +
-                       (conn_ ? trimmed(PQerrorMessage(conn_)) : std::string("out of memory"));
+                       without_secrets(conn_ ? trimmed(PQerrorMessage(conn_))
+                                             : std::string("out of memory"),
+                                       options_.conninfo);
         diag.sql.clear();
         diag.error_offset = -1;
         // Authentication and unknown databases have SQLSTATEs of their own on the server, but
