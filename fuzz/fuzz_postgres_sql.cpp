@@ -1,9 +1,11 @@
 // The SQL text the PostgreSQL backend rewrites and classifies: `?` placeholders become $n
 // outside literals, quoted names, comments and dollar quotes. On arbitrary text it must not
 // crash, a rewrite must be stable (rewriting its output changes nothing), every `?` it replaces
-// becomes a $n, and text without `?` comes back as it was.
+// becomes a $n, and text without `?` comes back as it was. Classifying statements (refused in a
+// job, where a second one starts) must not crash either, and a second statement starts inside
+// the text.
 #include "fuzz_check.hpp"
-#include "pg_session.hpp"
+#include "pg_sql.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -33,5 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t replaced = count(sql, '?') - count(once, '?');
     check(count(once, '$') == count(sql, '$') + replaced);
     (void)detail::postgres_reads_only(sql);
+    (void)detail::postgres_refusal(sql, size % 2 == 0);
+    const std::size_t second = detail::postgres_second_statement(sql);
+    check(second == std::string_view::npos || second <= sql.size());
     return 0;
 }

@@ -419,6 +419,28 @@ TEST(Postgres, TheWritersStatementCacheStaysBoundedInsideATransaction) {
     EXPECT_EQ(dropped.error(), sh::errc::statement_refused);
 }
 
+TEST(Postgres, TheWriteBufferMatchesNamesExactlyAsPostgreSQLQuotesThem) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 1);
+    t.o.migrations.push_back(
+        "CREATE TABLE \"Mixed\"(id BIGINT PRIMARY KEY, v TEXT, \"V\" TEXT)");
+    auto db = t.open();
+    sh::write_buffer_options bo;
+    bo.flush_interval = 1h;
+    bo.log = sh::null_logger();
+    sh::write_buffer buffer(db, bo);
+    run(t.io, buffer.async_start());
+    sh::diagnostics d;
+    EXPECT_EQ(buffer.buffer_upsert("mixed", {{"id", 1}}, {"id"}, &d), sh::errc::invalid_identifier);
+    EXPECT_NE(d.message.find("there is 'Mixed'"), std::string::npos) << d.message;
+    ASSERT_FALSE(buffer.buffer_upsert("Mixed", {{"id", 1}, {"v", "lower"}, {"V", "upper"}}, {"id"}));
+    EXPECT_EQ(run(t.io, buffer.async_force_flush()), 1u);
+    using vv = std::tuple<std::string, std::string>;
+    EXPECT_EQ(run(t.io, db.async_query<vv>("SELECT v, \"V\" FROM \"Mixed\"")),
+              (std::vector<vv>{{"lower", "upper"}}));
+    run(t.io, buffer.async_stop());
+}
+
 TEST(Postgres, QuestionMarksInLiteralsCommentsAndDollarQuotesStayText) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
     postgres_database t(url);

@@ -27,8 +27,14 @@ std::string quote_identifier(std::string_view name) {
     return out + '"';
 }
 
+std::string name_key(std::string_view name, bool exact) {
+    return exact ? std::string(name) : fold_case(name);
+}
+
 const std::string* table_info::canonical_column(std::string_view name) const {
-    auto it = columns.find(fold_case(name));
+    auto it = columns.find(key(name));
+    if (it == columns.end() && exact_names) // as PostgreSQL reads an unquoted name
+        it = columns.find(fold_case(name));
     return it == columns.end() ? nullptr : &it->second;
 }
 
@@ -37,8 +43,17 @@ bool table_info::is_unique_key(const std::vector<std::string>& folded_sorted) co
 }
 
 const table_info* schema::find(std::string_view table) const {
-    auto it = tables.find(fold_case(table));
+    auto it = tables.find(key(table));
+    if (it == tables.end() && exact_names) // as PostgreSQL reads an unquoted name
+        it = tables.find(fold_case(table));
     return it == tables.end() ? nullptr : &it->second;
+}
+
+const table_info* schema::find_other_case(std::string_view table) const {
+    for (const auto& [key, t] : tables)
+        if (fold_case(t.name) == fold_case(table))
+            return &t;
+    return nullptr;
 }
 
 affinity affinity_of(std::string_view declared_type) {
@@ -133,6 +148,7 @@ result<schema> load_postgres_schema(connection& conn) {
     schema out;
     out.version = 0;
     out.foreign_keys = true; // PostgreSQL always enforces them
+    out.exact_names = true;  // the buffer quotes every name: "Mixed" is not mixed
     std::map<std::int64_t, std::string> folded_by_oid;
     BOOST_OUTCOME_TRY(auto tables,
                       conn.query<std::tuple<std::int64_t, std::string>>(
@@ -143,6 +159,7 @@ result<schema> load_postgres_schema(connection& conn) {
     for (const auto& [oid, name] : tables) {
         table_info t;
         t.name = name;
+        t.exact_names = true;
         BOOST_OUTCOME_TRY(auto cols, conn.query<std::tuple<int, std::string>>(
                                          "SELECT attnum::int, attname::text FROM pg_attribute"
                                          " WHERE attrelid = $1::bigint::oid AND attnum > 0"
@@ -150,7 +167,7 @@ result<schema> load_postgres_schema(connection& conn) {
                                          oid));
         std::map<int, std::string> by_number;
         for (const auto& [number, column] : cols) {
-            const auto folded = fold_case(column);
+            const auto folded = t.key(column);
             t.columns.emplace(folded, column);
             t.columns_in_order.push_back(column);
             t.column_order.emplace(folded, number);
@@ -173,8 +190,8 @@ result<schema> load_postgres_schema(connection& conn) {
             std::sort(key.begin(), key.end());
             t.unique_keys.push_back(std::move(key));
         }
-        folded_by_oid.emplace(oid, fold_case(name));
-        out.tables.emplace(fold_case(name), std::move(t));
+        folded_by_oid.emplace(oid, name);
+        out.tables.emplace(name, std::move(t));
     }
     // confdeltype: a = NO ACTION, r = RESTRICT; c, n, d change the referencing rows.
     BOOST_OUTCOME_TRY(auto references, conn.query<std::tuple<std::int64_t, std::int64_t, std::string>>(

@@ -58,8 +58,14 @@ bool write_buffer_impl::write_plan::matches(const request_view& r) const {
 result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request_view& r,
                                                                    diagnostics* diag) {
     const auto* table = schema_->find(r.table);
-    if (!table)
-        return invalid(diag, errc::invalid_identifier, "no table named '" + std::string(r.table) + "'");
+    if (!table) {
+        const auto* other = schema_->exact_names ? schema_->find_other_case(r.table) : nullptr;
+        return invalid(diag, errc::invalid_identifier,
+                       "no table named '" + std::string(r.table) + "'" +
+                           (other ? " (PostgreSQL finds a name as written or in lower case: there is '" +
+                                        other->name + "')"
+                                  : std::string()));
+    }
     if (schema_->foreign_keys && !table->cycle.empty())
         return invalid(diag, errc::foreign_key_cycle,
                        "table '" + table->name + "' is on a cycle of foreign keys (" +
@@ -75,7 +81,7 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
             if (!name)
                 return invalid(diag, errc::invalid_identifier,
                                "table '" + table->name + "' has no column '" + f.column + "'");
-            if (!seen.insert(wb::fold_case(*name)).second)
+            if (!seen.insert(*name).second)
                 return invalid(diag, errc::invalid_identifier,
                                "column '" + f.column + "' appears twice");
             names.push_back(*name);
@@ -98,11 +104,12 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
             return invalid(diag, errc::invalid_identifier,
                            "table '" + table->name + "' has no column '" + std::string(column) + "'");
         auto it = std::find_if(r.first.begin(), r.first.end(), [&](const field& f) {
-            return wb::fold_case(f.column) == wb::fold_case(*name);
+            const auto* column = table->canonical_column(f.column);
+            return column && *column == *name;
         });
         if (it == r.first.end())
             return invalid(diag, errc::invalid_key, "key column '" + *name + "' has no value");
-        key_fields.emplace_back(table->column_order.at(wb::fold_case(*name)),
+        key_fields.emplace_back(table->column_order.at(table->key(*name)),
                                 static_cast<std::size_t>(it - r.first.begin()));
         return {};
     };
@@ -129,7 +136,7 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
                 return invalid(diag, errc::invalid_identifier, "an update needs changes");
             for (const auto& n : names)
                 for (const auto& k : r.first)
-                    if (wb::fold_case(n) == wb::fold_case(k.column))
+                    if (const auto* key = table->canonical_column(k.column); key && *key == n)
                         return invalid(diag, errc::invalid_key,
                                        "an update cannot change key column '" + n + "'");
             plan.columns = store_.intern(table->name, names);
@@ -143,7 +150,7 @@ result<write_buffer_impl::write_plan> write_buffer_impl::make_plan(const request
     std::vector<std::string> key_names, folded;
     for (const auto& [order, index] : key_fields) {
         key_names.push_back(*table->canonical_column(r.first[index].column));
-        folded.push_back(wb::fold_case(r.first[index].column));
+        folded.push_back(table->key(key_names.back()));
         plan.key_fields.push_back(index);
         const auto a = table->affinities.find(folded.back());
         plan.key_affinities.push_back(a == table->affinities.end() ? wb::affinity::blob : a->second);
