@@ -3,8 +3,10 @@
 #   scripts/postgres.sh start DIR   starts one with its files in DIR, prints its URL
 #   scripts/postgres.sh stop DIR    stops it and removes DIR
 # User, password and database are all "sqlh"; TCP on 127.0.0.1 (password checked), socket in
-# DIR (trusted). Commits are not waited for on disk (synchronous_commit=off), which matches
-# SQLite's WAL with synchronous=NORMAL: crash-safe, the last commits may go on power loss.
+# DIR (trusted). Commits are not waited for on disk (synchronous_commit=off): faster for tests
+# and benchmarks, but unlike SQLite's WAL with synchronous=NORMAL (which loses the last commits
+# only when the machine fails) a crash of the server itself (kill -9, pg_ctl -m immediate) may
+# lose acknowledged commits too. Production servers keep synchronous_commit=on.
 set -euo pipefail
 command=$1
 dir=$2

@@ -177,6 +177,14 @@ TEST(SqlhBench, PrintsATable) {
 
 TEST(SqlhBench, TheSameWorkloadRunsOnPostgreSQLAndLosesNothing) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
+    {
+        // A table of the user's named like the bench's log table on SQLite stays untouched.
+        auto mine = connection::open(url, open_mode::read_write, {});
+        ASSERT_TRUE(mine);
+        ASSERT_TRUE(mine.value().execute_script("DROP TABLE IF EXISTS logs;"
+                                                "CREATE TABLE logs(note TEXT);"
+                                                "INSERT INTO logs VALUES ('mine')"));
+    }
     const auto doc = run_json({"--strategy", "postgresql,hybrid", "--backend", url, "--duration",
                                "1", "--processes", "2", "--coroutines", "2", "--workers", "1",
                                "--sweep"});
@@ -204,6 +212,23 @@ TEST(SqlhBench, TheSameWorkloadRunsOnPostgreSQLAndLosesNothing) {
     auto items = c.value().query_one<std::int64_t>("SELECT count(*) FROM items");
     ASSERT_TRUE(items);
     EXPECT_GT(items.value().value_or(0), 0);
+    auto notes = c.value().query<std::string>("SELECT note FROM logs");
+    ASSERT_TRUE(notes) << c.value().last_diagnostics().message;
+    EXPECT_EQ(notes.value(), std::vector<std::string>{"mine"});
+    c = connection::open(url, open_mode::read_write, {});
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c.value().execute_script("DROP TABLE logs"));
+}
+
+TEST(SqlhBench, AServerItCannotReachIsReportedWithLibpqsReasonAndNoPassword) {
+    const auto r = run_sqlh({"bench", "--strategy", "postgresql", "--backend",
+                             "postgresql://sqlh:Sekr3t@127.0.0.1:1/sqlh", "--duration", "0.2",
+                             "--processes", "1", "--coroutines", "1", "--workers", "0"});
+    EXPECT_NE(r.status, 0);
+    const std::string all = r.out + r.err;
+    EXPECT_EQ(all.find("Sekr3t"), std::string::npos) << all;
+    EXPECT_NE(all.find("127.0.0.1"), std::string::npos) << all;
+    EXPECT_NE(all.find("refused"), std::string::npos) << all;
 }
 
 TEST(SqlhBench, InvalidOptionsExitWithStatus2) {

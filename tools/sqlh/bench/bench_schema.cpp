@@ -28,10 +28,11 @@ namespace {
 sh::connection open_connection(const std::string& db) {
     sh::connection_options o;
     o.busy_timeout = 5000ms;
-    auto c = sh::connection::open(db, sh::open_mode::read_write_create, o);
+    sh::diagnostics why; // libpq's reason: SQLSTATE 08001 alone says nothing
+    auto c = sh::connection::open(db, sh::open_mode::read_write_create, o, &why);
     if (!c)
         throw std::runtime_error("cannot open " + sh::redact_database_url(db) + ": " +
-                                 c.error().message());
+                                 (why.message.empty() ? c.error().message() : why.message));
     return std::move(c).value();
 }
 
@@ -52,14 +53,15 @@ void reset_database(const std::string& db, const std::string& log_path) {
     auto conn = open_connection(db);
     const bool sqlite = conn.engine() == sh::backend::sqlite;
     checked(conn, conn.execute_script("DROP TABLE IF EXISTS items; DROP TABLE IF EXISTS stats;"
-                                      "DROP TABLE IF EXISTS logs;"
                                       "CREATE TABLE items(k BIGINT PRIMARY KEY, name TEXT NOT NULL,"
                                       " price BIGINT NOT NULL);"
                                       "CREATE TABLE stats(key BIGINT PRIMARY KEY, value BIGINT NOT NULL,"
                                       " updated_ms BIGINT NOT NULL)"),
             "create the tables");
-    if (sqlite) // the strategies that log into the main database; VACUUM and the WAL: files only
-        checked(conn, conn.execute_script("CREATE TABLE logs(id INTEGER PRIMARY KEY, ts_us INTEGER NOT NULL, "
+    // The strategies that log into the main database; VACUUM and the WAL: files only. On a
+    // server the bench touches only its own two tables: a `logs` table there is the user's.
+    if (sqlite)
+        checked(conn, conn.execute_script("DROP TABLE IF EXISTS logs; CREATE TABLE logs(id INTEGER PRIMARY KEY, ts_us INTEGER NOT NULL, "
                                           "level TEXT NOT NULL, logger TEXT NOT NULL, message TEXT NOT NULL);"
                                           "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)"),
                 "create the logs table");
