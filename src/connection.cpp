@@ -145,6 +145,7 @@ result<connection> connection::open_postgres(const std::string& url, open_mode m
     o.session_sql = options.postgres.session_sql;
     o.health_check_after = options.postgres.health_check_after;
     o.statement_cache_size = options.statement_cache_size;
+    o.notices = options.postgres.notices;
     diagnostics why;
     auto session = detail::pg_session::connect(std::move(o), why);
     if (!session) {

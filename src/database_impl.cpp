@@ -148,7 +148,10 @@ database_impl::database_impl(asio::any_io_executor io, std::string path, databas
       writer_strand_(asio::make_strand(pool_->get_executor())),
       lock_retry_timer_(writer_strand_),
       checkpoint_strand_(asio::make_strand(pool_->get_executor())),
-      next_checkpoint_pages_(options_.checkpoint_threshold_pages) {}
+      next_checkpoint_pages_(options_.checkpoint_threshold_pages) {
+    if (postgres_ && !options_.connection.postgres.notices)
+        options_.connection.postgres.notices = log_; // the server's warnings, not stderr
+}
 
 database_impl::~database_impl() {
     readers_.clear();

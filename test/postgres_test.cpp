@@ -441,6 +441,26 @@ TEST(Postgres, TheWriteBufferMatchesNamesExactlyAsPostgreSQLQuotesThem) {
     run(t.io, buffer.async_stop());
 }
 
+TEST(Postgres, TheServersWarningsGoToTheDatabasesLog) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 1);
+    std::mutex m;
+    std::vector<std::pair<sh::log_level, std::string>> logged;
+    t.o.log = [&](sh::log_level level, std::string_view message) {
+        std::lock_guard lock(m);
+        logged.emplace_back(level, std::string(message));
+    };
+    auto db = t.open();
+    run(t.io, db.async_execute("DO $$ BEGIN RAISE WARNING 'careful %', 42; END $$"));
+    std::lock_guard lock(m);
+    const auto it = std::find_if(logged.begin(), logged.end(), [](const auto& l) {
+        return l.second.find("careful 42") != std::string::npos;
+    });
+    ASSERT_NE(it, logged.end());
+    EXPECT_EQ(it->first, sh::log_level::warn);
+    EXPECT_NE(it->second.find("WARNING"), std::string::npos) << it->second;
+}
+
 TEST(Postgres, QuestionMarksInLiteralsCommentsAndDollarQuotesStayText) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
     postgres_database t(url);

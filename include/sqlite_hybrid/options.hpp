@@ -59,6 +59,10 @@ struct postgres_options {
     // A connection unused for this long is probed (one round trip) before its next job, so
     // that a server restarted meanwhile costs a reconnect instead of a failed job. 0: never.
     std::chrono::milliseconds health_check_after{std::chrono::seconds(30)};
+    // Where the server's warnings go (RAISE WARNING, deprecations; client_min_messages is
+    // warning), with their level. Unset: libpq prints them on stderr; a database passes its
+    // database_options::log.
+    logger notices;
 };
 
 // Applied at open in this order: busy_timeout, journal_mode (writer only), synchronous,

@@ -106,6 +106,8 @@ error_code pg_session::open(diagnostics& diag) {
         return make_postgres_error("08001");
     }
     PQsetErrorVerbosity(conn_, PQERRORS_DEFAULT);
+    if (options_.notices)
+        PQsetNoticeReceiver(conn_, &pg_session::receive_notice, this);
     // The text forms the row reader expects, whatever the server's or role's defaults.
     std::string setup = "SET client_min_messages = warning; SET bytea_output = hex;"
                         "SET extra_float_digits = 3;";
@@ -209,6 +211,19 @@ result<void> pg_session::execute_script(std::string_view sql) {
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)
         return fail(r.get(), sql);
     return outcome::success();
+}
+
+void pg_session::receive_notice(void* self, const PGresult* notice) {
+    const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const std::string_view level = severity ? severity : "";
+    const log_level as = level == "WARNING" ? log_level::warn
+                         : level == "NOTICE" || level == "INFO" || level == "LOG"
+                             ? log_level::info
+                         : level == "DEBUG" ? log_level::debug
+                                            : log_level::error; // ERROR, FATAL, PANIC
+    const char* message = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+    static_cast<pg_session*>(self)->options_.notices(
+        as, "PostgreSQL " + std::string(level) + ": " + (message ? message : ""));
 }
 
 error_code pg_session::prepare_on_server(pg_prepared& p) {

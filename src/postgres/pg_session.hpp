@@ -6,6 +6,7 @@
 #include "pg_sql.hpp"
 
 #include <sqlite_hybrid/diagnostics.hpp>
+#include <sqlite_hybrid/logger.hpp>
 #include <sqlite_hybrid/result.hpp>
 #include <sqlite_hybrid/value.hpp>
 
@@ -48,6 +49,7 @@ struct pg_session_options {
     std::string session_sql; // run after every (re)connect, e.g. SET statements
     std::chrono::milliseconds health_check_after{std::chrono::seconds(30)}; // 0: never
     std::size_t statement_cache_size = 64;
+    logger notices; // unset: libpq's default (stderr)
 };
 
 class pg_session {
@@ -94,6 +96,7 @@ private:
     error_code fail(const PGresult* r, std::string_view sql);
     error_code lost(std::string_view sql);
     error_code prepare_on_server(pg_prepared& p);
+    static void receive_notice(void* self, const PGresult* notice);
     // Makes room for one more statement: the least recently used one nobody holds goes.
     void evict_one();
 
