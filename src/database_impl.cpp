@@ -660,6 +660,10 @@ group_commit_planner::report database_impl::run_in_group(connection& conn, pendi
             r.undo_needs_rollback = true;
         }
     }
+    // Cancelled while it ran and failed, whatever the failure: the interrupt may have rolled
+    // the transaction back under a statement the job then ignored. Its work is gone either way.
+    if (ec && cancellable && op.cancel_requested)
+        ec = asio::error::operation_aborted;
     r.ok = !ec;
     r.passing = passing_failure(ec);
     op.error = ec;
