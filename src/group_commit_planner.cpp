@@ -1,6 +1,5 @@
 #include "group_commit_planner.hpp"
 
-#include <algorithm>
 #include <cassert>
 #include <utility>
 
