@@ -1052,7 +1052,7 @@ void database_impl::request_close(asio::any_completion_handler<void(error_code)>
             });
             return;
         }
-        close_handlers_.push_back(std::move(handler));
+        close_handlers_.push_back(holding_work(std::move(handler), io_)); // completed later
     }
     close_requested_ = true;
     maybe_finish_close();

@@ -4,6 +4,8 @@
 
 #include <sqlite_hybrid/database.hpp>
 
+#include "tracked_work.hpp"
+
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -21,15 +23,6 @@
 #include <vector>
 
 namespace sqlite_hybrid::detail {
-
-// The executor a handler completes on (or `fallback`), holding its context's outstanding work
-// until the handler has run: an io_context never stops with one of the library's completions
-// still on its way.
-template <class Handler, class Executor>
-asio::any_completion_executor tracked_executor(const Handler& handler, const Executor& fallback) {
-    return asio::prefer(asio::get_associated_executor(handler, fallback),
-                        asio::execution::outstanding_work.tracked);
-}
 
 struct pending_op;
 

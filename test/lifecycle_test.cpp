@@ -4,14 +4,18 @@
 
 #include <sqlite_hybrid/as_result.hpp>
 #include <sqlite_hybrid/database.hpp>
+#include <sqlite_hybrid/log_database.hpp>
+#include <sqlite_hybrid/write_buffer.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <gtest/gtest.h>
 
@@ -286,6 +290,104 @@ TEST(WorkTracking, EveryOperationKeepsItsIoContextRunningUntilItsHandlerRan) {
               }),
               0)
         << "close";
+}
+
+
+// The same for the write buffer and the log database, whose operations wait for a while
+// (for room, a flush, a stop): they run on a database whose io_context runs on a thread of its
+// own, and their handlers are bound to each round's io_context.
+TEST(WorkTracking, WriteBufferAndLogDatabaseKeepTheirCallersRunningUntilTheirHandlersRan) {
+    temp_dir dir;
+    asio::io_context home;
+    auto guard = asio::make_work_guard(home);
+    std::thread home_thread([&] { home.run(); });
+    auto db = sh::database::async_open(home.get_executor(), dir.file("w.db"), schema(),
+                                       asio::use_future)
+                  .get();
+    auto bound = [](asio::io_context& io, auto fn) { return asio::bind_executor(io, std::move(fn)); };
+    // Waits on this thread for an operation completing on `home`.
+    auto wait = [](auto initiate) {
+        std::promise<sh::error_code> done;
+        initiate([&done](sh::error_code ec, auto&&...) { done.set_value(ec); });
+        return done.get_future().get();
+    };
+    constexpr int rounds = 1000, slow_rounds = 200;
+    {
+        sh::write_buffer buffer(db);
+        ASSERT_FALSE(wait([&](auto h) { buffer.async_start(h); }));
+        EXPECT_EQ(rounds_with_pending_handler(rounds, [&](asio::io_context& io, bool& called) {
+                      buffer.async_buffer_upsert("kv", {{"k", 1}, {"v", "a"}}, {"k"},
+                                                 bound(io, [&called](sh::error_code) { called = true; }));
+                  }),
+                  0)
+            << "buffer_upsert";
+        EXPECT_EQ(rounds_with_pending_handler(rounds, [&](asio::io_context& io, bool& called) {
+                      EXPECT_FALSE(buffer.buffer_upsert("kv", {{"k", 2}, {"v", "b"}}, {"k"}));
+                      buffer.async_force_flush(
+                          bound(io, [&called](sh::error_code, std::size_t) { called = true; }));
+                  }),
+                  0)
+            << "force_flush";
+        ASSERT_FALSE(wait([&](auto h) { buffer.async_stop(h); }));
+    }
+    std::vector<std::unique_ptr<sh::write_buffer>> started; // stopped once all started
+    EXPECT_EQ(rounds_with_pending_handler(slow_rounds, [&](asio::io_context& io, bool& called) {
+                  started.push_back(std::make_unique<sh::write_buffer>(db));
+                  started.back()->async_start(bound(io, [&called](sh::error_code) { called = true; }));
+              }),
+              0)
+        << "write buffer start";
+    for (auto& buffer : started)
+        EXPECT_FALSE(wait([&](auto h) { buffer->async_stop(h); }));
+    EXPECT_EQ(rounds_with_pending_handler(slow_rounds, [&](asio::io_context& io, bool& called) {
+                  auto buffer = std::make_shared<sh::write_buffer>(db);
+                  EXPECT_FALSE(wait([&](auto h) { buffer->async_start(h); }));
+                  EXPECT_FALSE(buffer->buffer_upsert("kv", {{"k", 3}, {"v", "c"}}, {"k"}));
+                  buffer->async_stop(bound(io, [&called, buffer](sh::error_code, sh::stop_report) {
+                      called = true;
+                  }));
+              }),
+              0)
+        << "write buffer stop";
+
+    sh::log_database_options quiet;
+    quiet.flush_interval = std::chrono::hours(1); // only the flushes the test asks for
+    {
+        sh::log_database logs(home.get_executor(), dir.file("logs.db"), quiet);
+        EXPECT_EQ(rounds_with_pending_handler(rounds, [&](asio::io_context& io, bool& called) {
+                      logs.log(sh::log_level::info, "test", "one entry");
+                      logs.async_flush(bound(io, [&called](sh::error_code) { called = true; }));
+                  }),
+                  0)
+            << "log flush";
+        EXPECT_EQ(rounds_with_pending_handler(slow_rounds, [&](asio::io_context& io, bool& called) {
+                      logs.async_run_retention(
+                          bound(io, [&called](sh::error_code, std::int64_t) { called = true; }));
+                  }),
+                  0)
+            << "log retention";
+        EXPECT_EQ(rounds_with_pending_handler(slow_rounds, [&](asio::io_context& io, bool& called) {
+                      logs.async_query_logs(
+                          {}, bound(io, [&called](sh::error_code, std::vector<sh::log_entry>) {
+                              called = true;
+                          }));
+                  }),
+                  0)
+            << "log query";
+        EXPECT_FALSE(wait([&](auto h) { logs.async_stop(h); }));
+    }
+    EXPECT_EQ(rounds_with_pending_handler(slow_rounds, [&](asio::io_context& io, bool& called) {
+                  auto logs = std::make_shared<sh::log_database>(home.get_executor(),
+                                                                 dir.file("logs.db"), quiet);
+                  logs->log(sh::log_level::info, "test", "one entry");
+                  logs->async_stop(bound(io, [&called, logs](sh::error_code) { called = true; }));
+              }),
+              0)
+        << "log stop";
+
+    EXPECT_FALSE(wait([&](auto h) { db.async_close(h); }));
+    guard.reset();
+    home_thread.join();
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "complete_later.hpp"
 #include "log_path.hpp"
 #include "log_state.hpp"
+#include "../tracked_work.hpp"
 
 #include <sqlite_hybrid/log_database.hpp>
 
@@ -91,13 +92,13 @@ log_database::~log_database() {
 void log_database::start_flush(std::shared_ptr<detail::log_state> state, void_handler handler) {
     if (!state)
         return fail_now(std::move(handler), asio::any_io_executor(), make_error_code(errc::closed));
-    state->flush(std::move(handler));
+    state->flush(detail::holding_work(std::move(handler), state->executor()));
 }
 
 void log_database::start_stop(std::shared_ptr<detail::log_state> state, void_handler handler) {
     if (!state)
         return fail_now(std::move(handler), asio::any_io_executor(), error_code());
-    state->stop(std::move(handler));
+    state->stop(detail::holding_work(std::move(handler), state->executor()));
 }
 
 void log_database::start_retention(std::shared_ptr<detail::log_state> state,
@@ -105,7 +106,7 @@ void log_database::start_retention(std::shared_ptr<detail::log_state> state,
     if (!state)
         return fail_now(std::move(handler), asio::any_io_executor(), make_error_code(errc::closed),
                         std::int64_t{0});
-    state->run_retention(std::move(handler));
+    state->run_retention(detail::holding_work(std::move(handler), state->executor()));
 }
 
 void log_database::start_query(std::shared_ptr<detail::log_state> state, log_filter filter,
@@ -118,7 +119,7 @@ void log_database::start_query(std::shared_ptr<detail::log_state> state, log_fil
     auto io = state->executor();
     state->with_database(detail::log_state::database_handler(
         [io, filter = std::move(filter), poll_interval,
-         handler = std::move(handler)](error_code why, std::shared_ptr<database> db) mutable {
+         handler = detail::holding_work(std::move(handler), io)](error_code why, std::shared_ptr<database> db) mutable {
             if (!db)
                 return fail_now(std::move(handler), io, why, std::vector<log_entry>());
             if (poll_interval)

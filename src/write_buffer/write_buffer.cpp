@@ -411,19 +411,21 @@ write_buffer::write_buffer(database& db, write_buffer_options options)
 
 write_buffer::~write_buffer() { impl_->abandon(); }
 
+// Each handler holds its executor's work from here on: the buffer keeps some for a while
+// (waiting for room, for the flush, for the stop).
 void write_buffer::start(asio::any_completion_handler<void(error_code)> handler) {
-    impl_->start(std::move(handler));
+    impl_->start(detail::holding_work(std::move(handler), impl_->executor()));
 }
 void write_buffer::stop(asio::any_completion_handler<void(error_code, stop_report)> handler) {
-    impl_->stop(std::move(handler));
+    impl_->stop(detail::holding_work(std::move(handler), impl_->executor()));
 }
 void write_buffer::force_flush(asio::any_completion_handler<void(error_code, std::size_t)> handler) {
-    impl_->force_flush(std::move(handler));
+    impl_->force_flush(detail::holding_work(std::move(handler), impl_->executor()));
 }
 void write_buffer::write(write_kind kind, std::string table, row first, column_names keys,
                          row second, asio::any_completion_handler<void(error_code)> handler) {
     impl_->write({kind, std::move(table), std::move(first), std::move(keys), std::move(second)},
-                 std::move(handler));
+                 detail::holding_work(std::move(handler), impl_->executor()));
 }
 
 namespace {

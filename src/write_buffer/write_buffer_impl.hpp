@@ -6,6 +6,7 @@
 #include "flush_rows.hpp"
 #include "pending_store.hpp"
 #include "table_schema.hpp"
+#include "../tracked_work.hpp"
 
 #include <sqlite_hybrid/write_buffer.hpp>
 
@@ -26,6 +27,9 @@ namespace sqlite_hybrid::detail {
 class write_buffer_impl : public std::enable_shared_from_this<write_buffer_impl> {
 public:
     write_buffer_impl(database& db, write_buffer_options options);
+
+    // The database's executor: where handlers without one of their own complete.
+    asio::any_io_executor executor() const { return strand_.get_inner_executor(); }
 
     // A write as the caller gave it: first is the row (upsert) or the key (update, remove),
     // keys the key columns (upsert), second the changes (update).
