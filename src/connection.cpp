@@ -230,14 +230,8 @@ result<statement> connection::prepare(std::string_view sql) {
     if (refuse_embedded_nul(sql, st.diag))
         return make_sqlite_error(SQLITE_MISUSE);
     if (st.pg) {
-        if (refuse_on_postgres(*this, sql, st.diag))
-            return make_error_code(errc::statement_refused);
-        if (const auto second = detail::postgres_second_statement(sql); second != sql.npos) {
-            st.diag = {"only one statement is allowed here; use execute_script for several",
-                       static_cast<int>(second), std::string(sql)};
-            return make_error_code(errc::multiple_statements);
-        }
-        BOOST_OUTCOME_TRY(auto* prepared, st.pg->prepare(sql));
+        BOOST_OUTCOME_TRY(auto* prepared,
+                          st.pg->prepare(sql, detail::postgres_statement_guard::in_job(*this)));
         return statement(new detail::pg_cursor(*st.pg, *prepared), &st.diag);
     }
     if (auto* entry = st.cache.take(sql))

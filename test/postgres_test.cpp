@@ -419,6 +419,62 @@ TEST(Postgres, TheWritersStatementCacheStaysBoundedInsideATransaction) {
     EXPECT_EQ(dropped.error(), sh::errc::statement_refused);
 }
 
+// A connection is pooled and shared by the jobs that run on it: what would stay in its session
+// after a job is refused before it runs, and the sessions stay as they were.
+TEST(Postgres, SessionStateThatWouldOutliveAJobIsRefused) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 1);
+    auto db = t.open();
+    run(t.io, db.async_execute("INSERT INTO counter VALUES (1, 1)"));
+    for (const char* sql :
+         {"SELECT set_config('search_path', 'nowhere', false)", "SET search_path = nowhere",
+          "LISTEN sqlh_channel", "CREATE TEMP TABLE scratch(a BIGINT)",
+          "SELECT pg_advisory_lock(42)", "SELECT pg_try_advisory_lock(42)"}) {
+        sh::diagnostics d;
+        auto r = run(t.io, db.async_execute(sql, {}, d, sh::as_result));
+        EXPECT_EQ(r.error(), sh::errc::statement_refused) << sql;
+        EXPECT_NE(d.message.find("session"), std::string::npos) << d.message;
+        auto in_job = run(t.io, db.async_write([&](sh::connection& c) { return c.execute(sql); },
+                                               sh::as_result));
+        EXPECT_EQ(in_job.error(), sh::errc::statement_refused) << sql;
+    }
+    // Every later read and write still finds the schema, and no lock was left behind.
+    for (int i = 0; i < 6; ++i)
+        EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter WHERE id = 1")),
+                  std::vector<std::int64_t>{1});
+    run(t.io, db.async_execute("INSERT INTO counter VALUES (2, 2)"));
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")),
+              std::vector<std::int64_t>{0});
+    // What ends with the transaction is allowed.
+    run(t.io, db.async_write([](sh::connection& c) {
+        c.query<std::string>("SELECT pg_advisory_xact_lock(42)::text").value();
+    }));
+}
+
+// A SELECT that calls a function of the database's own which may write (VOLATILE) runs on the
+// writer: on a read-only reader a function that catches its own error would do nothing.
+TEST(Postgres, ASelectCallingAVolatileFunctionOfTheDatabaseRunsOnTheWriter) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 2);
+    t.o.migrations.push_back(
+        "CREATE FUNCTION bump() RETURNS BIGINT LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO counter VALUES (7, 1) ON CONFLICT (id) DO UPDATE SET n = counter.n + 1; "
+        "RETURN 1; EXCEPTION WHEN OTHERS THEN RETURN 0; END $$");
+    t.o.migrations.push_back(
+        "CREATE FUNCTION twice(x BIGINT) RETURNS BIGINT LANGUAGE sql IMMUTABLE AS 'SELECT 2 * x'");
+    auto db = t.open();
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT bump()")), std::vector<std::int64_t>{1});
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter WHERE id = 7")),
+              std::vector<std::int64_t>{5});
+    // Functions that only compute, and the server's own, still go to the readers.
+    const auto before = db.metrics();
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT twice(count(*)) FROM counter")),
+              std::vector<std::int64_t>{2});
+    EXPECT_EQ(db.metrics().writes, before.writes);
+}
+
 TEST(Postgres, TheWriteBufferMatchesNamesExactlyAsPostgreSQLQuotesThem) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
     postgres_database t(url, 1);

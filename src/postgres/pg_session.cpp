@@ -239,22 +239,56 @@ error_code pg_session::prepare_on_server(pg_prepared& p) {
     return {};
 }
 
-result<pg_prepared*> pg_session::prepare(std::string_view sql) {
+result<pg_prepared*> pg_session::prepare(std::string_view sql, std::optional<bool> in_job) {
+    auto refused = [&](const std::optional<std::string>& why) -> error_code {
+        *diag_ = {*why, -1, std::string(sql)};
+        return make_error_code(errc::statement_refused);
+    };
     if (auto it = prepared_.find(sql); it != prepared_.end()) {
+        if (in_job && it->second.refused_in_job[*in_job])
+            return refused(it->second.refused_in_job[*in_job]);
         it->second.last_used = ++use_clock_;
         return &it->second;
     }
+    // Classified before the server sees it, once per text.
+    pg_prepared p;
+    p.refused_in_job[0] = postgres_refusal(sql, false);
+    p.refused_in_job[1] = postgres_refusal(sql, true);
+    if (in_job && p.refused_in_job[*in_job])
+        return refused(p.refused_in_job[*in_job]);
+    if (const auto second = postgres_second_statement(sql); second != sql.npos) {
+        *diag_ = {"only one statement is allowed here; use execute_script for several",
+                  static_cast<int>(second), std::string(sql)};
+        return make_error_code(errc::multiple_statements);
+    }
     if (prepared_.size() >= std::max<std::size_t>(options_.statement_cache_size, 1))
         evict_one();
-    pg_prepared p;
     p.name = "s" + std::to_string(next_name_++);
     p.sql = postgres_placeholders(sql);
-    p.read_only = postgres_reads_only(p.sql);
+    p.read_only = postgres_reads_only(p.sql) && !calls_volatile_function(p.sql);
     if (auto ec = prepare_on_server(p))
         return ec;
     p.last_used = ++use_clock_;
     auto [it, _] = prepared_.emplace(std::string(sql), std::move(p));
     return &it->second;
+}
+
+bool pg_session::calls_volatile_function(const std::string& sql) {
+    std::string names;
+    for (const auto& f : postgres_called_functions(sql))
+        names += (names.empty() ? "" : ",") + f; // word characters only
+    if (names.empty())
+        return false;
+    const char* values[] = {names.c_str()};
+    pg_result r(PQexecParams(
+        conn_,
+        "SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n"
+        " ON n.oid = p.pronamespace WHERE p.proname = ANY (string_to_array($1, ','))"
+        " AND p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        " LIMIT 1",
+        1, nullptr, values, nullptr, nullptr, 0));
+    // Unknown: the writer runs it right whatever it does.
+    return PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) > 0;
 }
 
 void pg_session::evict_one() {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ struct pg_prepared {
     int parameters = 0;
     int columns = 0;
     bool read_only = false;
+    // Why a caller's job may not run it ([1]: a write job with savepoints of its own), from
+    // pg_sql.hpp; classified once, when the text is first prepared.
+    std::optional<std::string> refused_in_job[2];
     std::uint64_t generation = 0; // the session it was prepared on; older: prepare again
     bool stale = false; // the server's plan no longer fits (0A000) or is gone (26000)
     int users = 0;      // statements open on it: it stays while there are any
@@ -62,7 +66,10 @@ public:
     ~pg_session();
 
     // The prepared statement for `sql` (`?` placeholders become $n), prepared on a miss.
-    result<pg_prepared*> prepare(std::string_view sql);
+    // `in_job`: inside a caller's job (with savepoints of its own, or not), where statements
+    // that belong to the library are refused (errc::statement_refused). Several statements are
+    // refused always (errc::multiple_statements).
+    result<pg_prepared*> prepare(std::string_view sql, std::optional<bool> in_job = std::nullopt);
     // Runs a prepared statement; rows come back as text, except bytea as the server sends it.
     result<pg_result> run(pg_prepared& p, std::span<const value> params);
     // Several statements without parameters (the simple query protocol).
@@ -96,6 +103,9 @@ private:
     error_code fail(const PGresult* r, std::string_view sql);
     error_code lost(std::string_view sql);
     error_code prepare_on_server(pg_prepared& p);
+    // Whether `sql` calls a VOLATILE function the database defines (outside pg_catalog): it may
+    // write, and a reader would run it read-only, to no effect if it catches that error itself.
+    bool calls_volatile_function(const std::string& sql);
     static void receive_notice(void* self, const PGresult* notice);
     // Makes room for one more statement: the least recently used one nobody holds goes.
     void evict_one();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -156,7 +157,63 @@ bool library_savepoint(std::string name) {
     return name.starts_with("sqlite_hybrid");
 }
 
+// Why a statement would leave state in the session, which outlives the job on a connection the
+// library pools: the next job, on this connection or another, would see it or miss it.
+std::optional<std::string> session_state_refusal(const std::vector<std::string>& w,
+                                                 std::string_view statement) {
+    constexpr auto where =
+        "; a connection is shared by every job that runs on it, and each job may run on another "
+        "one (set session settings in postgres_options::session_sql, which runs on every "
+        "connection and reconnect)";
+    auto word = [&](std::size_t i) { return i < w.size() ? w[i] : std::string(); };
+    if (w[0] == "SET" || w[0] == "RESET")
+        return w[0] + " changes the session (SET LOCAL, the transaction that the group's other "
+                      "jobs share)" + where;
+    if (w[0] == "LISTEN" || w[0] == "UNLISTEN")
+        return w[0] + " would keep notifications for the session, which no job receives" + where;
+    std::size_t at = 1; // CREATE [OR REPLACE] [GLOBAL | LOCAL] TEMP[ORARY] ...
+    while (word(at) == "OR" || word(at) == "REPLACE" || word(at) == "GLOBAL" || word(at) == "LOCAL")
+        ++at;
+    if (w[0] == "CREATE" && (word(at) == "TEMP" || word(at) == "TEMPORARY"))
+        return "a temporary table lives in one session and is not seen by the next job, "
+               "which may run on another connection (use a table of the schema)" +
+               std::string(where);
+    for (const auto& f : postgres_called_functions(statement))
+        if (f == "set_config" || f == "pg_advisory_lock" || f == "pg_advisory_lock_shared" ||
+            f == "pg_try_advisory_lock" || f == "pg_try_advisory_lock_shared")
+            return f + "() changes the session: its setting or lock would outlive the job" +
+                   (f == "set_config"
+                        ? std::string(where)
+                        : std::string(" (use pg_advisory_xact_lock, which ends with the "
+                                      "transaction)"));
+    return std::nullopt;
+}
+
 } // namespace
+
+std::vector<std::string> postgres_called_functions(std::string_view sql) {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        if (auto n = skip_quoted(sql, i)) {
+            i += n - 1;
+            continue;
+        }
+        if (!is_word_char(sql[i]))
+            continue;
+        std::size_t j = i;
+        std::string word;
+        while (j < sql.size() && is_word_char(sql[j]))
+            word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(sql[j++]))));
+        std::size_t k = j;
+        while (k < sql.size() && std::isspace(static_cast<unsigned char>(sql[k])))
+            ++k;
+        if (k < sql.size() && sql[k] == '(' && !std::isdigit(static_cast<unsigned char>(word[0])) &&
+            std::find(names.begin(), names.end(), word) == names.end())
+            names.push_back(std::move(word));
+        i = j - 1;
+    }
+    return names;
+}
 
 std::optional<std::string> postgres_refusal(std::string_view sql, bool own_savepoints) {
     for (const auto statement : statements_of(sql)) {
@@ -178,6 +235,8 @@ std::optional<std::string> postgres_refusal(std::string_view sql, bool own_savep
         } else if (w[0] == "DEALLOCATE" || w[0] == "DISCARD") {
             return "prepared statements and the session belong to the library (" + w[0] +
                    " would drop the statements it keeps prepared)";
+        } else if (auto why = session_state_refusal(w, statement)) {
+            return why;
         } else if (!(w[0] == "BEGIN" || w[0] == "START" || w[0] == "COMMIT" || w[0] == "END" ||
                      w[0] == "ROLLBACK" || w[0] == "ABORT" ||
                      (w[0] == "PREPARE" && word(1) == "TRANSACTION"))) {

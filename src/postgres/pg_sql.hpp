@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sqlite_hybrid::detail {
 
@@ -18,8 +19,14 @@ bool postgres_reads_only(std::string_view sql) noexcept;
 // Where the second statement of `sql` starts (past the first one's semicolon), or npos when
 // there is only one: blanks and comments after a semicolon are not a statement.
 std::size_t postgres_second_statement(std::string_view sql);
+// The names (lower case, without schema) a statement calls as functions: `name (` outside
+// literals, quoted names and comments. SQL keywords before a parenthesis (IN, VALUES) are
+// among them; a quoted function name is not.
+std::vector<std::string> postgres_called_functions(std::string_view sql);
 // Why `sql` is refused inside a job (every statement of a script is looked at), or nothing:
-// transaction control (see pg_statement_guard.hpp), DEALLOCATE and DISCARD.
+// transaction control (see pg_statement_guard.hpp), DEALLOCATE and DISCARD, and what would
+// leave state in the pooled session: SET, RESET, LISTEN, UNLISTEN, CREATE TEMP, set_config()
+// and the session-level advisory locks.
 std::optional<std::string> postgres_refusal(std::string_view sql, bool own_savepoints);
 
 } // namespace sqlite_hybrid::detail

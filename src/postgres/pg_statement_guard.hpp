@@ -33,6 +33,12 @@ public:
             return std::nullopt;
         return postgres_refusal(sql, active_.own_savepoints);
     }
+    // Inside a job on `conn`: whether it may nest savepoints of its own; nothing outside one.
+    static std::optional<bool> in_job(const connection& conn) noexcept {
+        if (active_.conn != &conn)
+            return std::nullopt;
+        return active_.own_savepoints;
+    }
 
 private:
     struct state {
