@@ -119,7 +119,8 @@ void log_database::start_query(std::shared_ptr<detail::log_state> state, log_fil
     auto io = state->executor();
     state->with_database(detail::log_state::database_handler(
         [io, filter = std::move(filter), poll_interval,
-         handler = detail::holding_work(std::move(handler), io)](error_code why, std::shared_ptr<database> db) mutable {
+         handler = detail::holding_work(std::move(handler), io)](
+            error_code why, std::shared_ptr<database> db) mutable {
             if (!db)
                 return fail_now(std::move(handler), io, why, std::vector<log_entry>());
             if (poll_interval)

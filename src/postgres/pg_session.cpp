@@ -250,10 +250,12 @@ result<pg_prepared*> pg_session::prepare(std::string_view sql, std::optional<boo
         it->second.last_used = ++use_clock_;
         return &it->second;
     }
-    // Classified before the server sees it, once per text.
+    // Classified before the server sees it, once per text. Savepoints of a job's own are the
+    // only difference, so a text allowed without them is allowed with them.
     pg_prepared p;
     p.refused_in_job[0] = postgres_refusal(sql, false);
-    p.refused_in_job[1] = postgres_refusal(sql, true);
+    if (p.refused_in_job[0])
+        p.refused_in_job[1] = postgres_refusal(sql, true);
     if (in_job && p.refused_in_job[*in_job])
         return refused(p.refused_in_job[*in_job]);
     if (const auto second = postgres_second_statement(sql); second != sql.npos) {
@@ -265,7 +267,11 @@ result<pg_prepared*> pg_session::prepare(std::string_view sql, std::optional<boo
         evict_one();
     p.name = "s" + std::to_string(next_name_++);
     p.sql = postgres_placeholders(sql);
-    p.read_only = postgres_reads_only(p.sql) && !calls_volatile_function(p.sql);
+    p.read_only = postgres_reads_only(p.sql);
+    // Only a reader routes by it: the writer runs everything, and its transaction need not
+    // wait for a catalog query.
+    if (p.read_only && options_.read_only)
+        p.read_only = !calls_volatile_function(p.sql);
     if (auto ec = prepare_on_server(p))
         return ec;
     p.last_used = ++use_clock_;

@@ -34,6 +34,8 @@ struct pg_prepared {
     std::string sql;  // as sent to the server ($n placeholders)
     int parameters = 0;
     int columns = 0;
+    // Whether it only reads, by its first word; on a read-only session (a reader, where it
+    // decides the routing) also not when it calls a VOLATILE function of the database's own.
     bool read_only = false;
     // Why a caller's job may not run it ([1]: a write job with savepoints of its own), from
     // pg_sql.hpp; classified once, when the text is first prepared.

@@ -157,6 +157,11 @@ bool library_savepoint(std::string name) {
     return name.starts_with("sqlite_hybrid");
 }
 
+// The i-th of a statement's leading words, or an empty one past the last.
+std::string word_at(const std::vector<std::string>& w, std::size_t i) {
+    return i < w.size() ? w[i] : std::string();
+}
+
 // Why a statement would leave state in the session, which outlives the job on a connection the
 // library pools: the next job, on this connection or another, would see it or miss it.
 std::optional<std::string> session_state_refusal(const std::vector<std::string>& w,
@@ -165,19 +170,24 @@ std::optional<std::string> session_state_refusal(const std::vector<std::string>&
         "; a connection is shared by every job that runs on it, and each job may run on another "
         "one (set session settings in postgres_options::session_sql, which runs on every "
         "connection and reconnect)";
-    auto word = [&](std::size_t i) { return i < w.size() ? w[i] : std::string(); };
+    auto word = [&](std::size_t i) { return word_at(w, i); };
     if (w[0] == "SET" || w[0] == "RESET")
-        return w[0] + " changes the session (SET LOCAL, the transaction that the group's other "
-                      "jobs share)" + where;
+        return w[0] +
+               " changes the session (SET LOCAL, the transaction that the group's other "
+               "jobs share)" +
+               where;
     if (w[0] == "LISTEN" || w[0] == "UNLISTEN")
         return w[0] + " would keep notifications for the session, which no job receives" + where;
-    std::size_t at = 1; // CREATE [OR REPLACE] [GLOBAL | LOCAL] TEMP[ORARY] ...
-    while (word(at) == "OR" || word(at) == "REPLACE" || word(at) == "GLOBAL" || word(at) == "LOCAL")
-        ++at;
-    if (w[0] == "CREATE" && (word(at) == "TEMP" || word(at) == "TEMPORARY"))
-        return "a temporary table lives in one session and is not seen by the next job, "
-               "which may run on another connection (use a table of the schema)" +
-               std::string(where);
+    if (w[0] == "CREATE") {
+        std::size_t at = 1; // CREATE [OR REPLACE] [GLOBAL | LOCAL] TEMP[ORARY] ...
+        while (word(at) == "OR" || word(at) == "REPLACE" || word(at) == "GLOBAL" ||
+               word(at) == "LOCAL")
+            ++at;
+        if (word(at) == "TEMP" || word(at) == "TEMPORARY")
+            return "a temporary table lives in one session and is not seen by the next job, "
+                   "which may run on another connection (use a table of the schema)" +
+                   std::string(where);
+    }
     for (const auto& f : postgres_called_functions(statement))
         if (f == "set_config" || f == "pg_advisory_lock" || f == "pg_advisory_lock_shared" ||
             f == "pg_try_advisory_lock" || f == "pg_try_advisory_lock_shared")
@@ -220,7 +230,7 @@ std::optional<std::string> postgres_refusal(std::string_view sql, bool own_savep
         const auto w = leading_words(statement, 5);
         if (w.empty())
             continue;
-        auto word = [&](std::size_t i) { return i < w.size() ? w[i] : std::string(); };
+        auto word = [&](std::size_t i) { return word_at(w, i); };
         std::size_t at = 1; // past ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT], to the name
         if (w[0] == "ROLLBACK" && (word(1) == "WORK" || word(1) == "TRANSACTION"))
             ++at;
