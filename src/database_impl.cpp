@@ -1,5 +1,6 @@
 #include "database_impl.hpp"
 #include "postgres/pg_statement_guard.hpp"
+#include "postgres/pg_wait_scope.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -76,13 +77,29 @@ error_code tx(connection& conn, transaction_control* control, transaction_statem
     return tx_result(conn.execute_script(postgres_sql(which)));
 }
 
-// One thread per connection, but no more than the cores (at least two, so that a writer waiting
-// for another process's lock never stops the readers): more threads than cores only switch.
-std::size_t default_pool_threads(const database_options& o, std::size_t readers) {
+// SQLite: one thread per connection, but no more than the cores (at least two, so that a
+// writer waiting for another process's lock never stops the readers): more threads than cores
+// only switch. PostgreSQL: one per connection, since they wait for the server, not the cores,
+// and a writer waiting for a row lock or a long read must not hold up the other readers.
+std::size_t default_pool_threads(const database_options& o, std::size_t readers, bool postgres) {
     if (o.pool_threads)
         return o.pool_threads;
+    if (postgres)
+        return readers + 1;
     const std::size_t cores = std::max(2u, std::thread::hardware_concurrency());
     return std::min(readers + 1, cores);
+}
+
+// Whether a wait on the server still serves someone: a promised rerun always does; any other
+// job until it is cancelled or, for a write, its lock deadline has passed.
+template <class Ops>
+bool anyone_waits(const Ops& ops, bool writes) {
+    const auto now = clock::now();
+    return std::any_of(ops.begin(), ops.end(), [&](const op_ptr& op) {
+        return op && (op->ran_once ||
+                      (!op->cancel_requested && (!writes || op->kind == job_kind::maintenance ||
+                                                 now < op->lock_deadline)));
+    });
 }
 
 // False for failures of the file, the disk or memory, which are not the SQL's fault.
@@ -143,7 +160,8 @@ database_impl::database_impl(asio::any_io_executor io, std::string path, databas
       log_(options_.log ? options_.log : default_logger()),
       own_pool_(options_.pool ? nullptr
                               : std::make_unique<asio::thread_pool>(default_pool_threads(
-                                    options_, is_memory_path(path_) ? 0 : options_.readers))),
+                                    options_, is_memory_path(path_) ? 0 : options_.readers,
+                                    postgres_))),
       pool_(options_.pool ? options_.pool : own_pool_.get()),
       writer_strand_(asio::make_strand(pool_->get_executor())),
       lock_retry_timer_(writer_strand_),
@@ -441,14 +459,20 @@ error_code database_impl::begin_group(connection& conn, clock::time_point deadli
 }
 
 // PostgreSQL: a connection the server dropped connects again before it runs more jobs; while
-// it cannot, the jobs fail with the reason (and the next attempt waits for the backoff).
+// it cannot, the jobs fail with the reason (and the next attempt waits for the backoff). The
+// connecting ends early when none of them waits for it any more.
 template <class Ops>
 bool database_impl::connection_usable(connection& conn, Ops& ops, completion_batch& done) {
+    server_wait_scope waiting([&] { return anyone_waits(ops, writer_ && &conn == &*writer_); });
     auto usable = conn.check_connection();
     if (usable)
         return true;
     const diagnostics why = conn.last_diagnostics();
     for (auto& op : ops) {
+        if (op->cancel_requested && !op->ran_once) {
+            complete(std::move(op), asio::error::operation_aborted, done);
+            continue;
+        }
         op->diag = why;
         complete(std::move(op), usable.error(), done);
     }
@@ -610,9 +634,12 @@ group_commit_planner::report database_impl::run_in_group(connection& conn, pendi
     const bool single = op.job->single_statement();
     if (cancellable)
         mark_running(writer_running_, op, conn);
-    error_code ec = run_job(conn, writer_control_.get(), op,
-                            single ? transaction_control::mode::job
-                                   : transaction_control::mode::write_job);
+    error_code ec;
+    {
+        server_wait_scope waiting([&] { return !cancellable || !op.cancel_requested; });
+        ec = run_job(conn, writer_control_.get(), op,
+                     single ? transaction_control::mode::job : transaction_control::mode::write_job);
+    }
     if (cancellable)
         mark_done(writer_running_, op);
     if (ec && op.cancel_requested && ec == condition::interrupted)
@@ -738,7 +765,10 @@ database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
             // A transaction an earlier failure could not roll back (out of memory) goes first.
             if (conn.in_transaction())
                 (void)tx(conn, control, transaction_statement::rollback);
-            ec = note_group_error(begin_group(conn, deadline));
+            {
+                server_wait_scope waiting([&] { return anyone_waits(ops, true); });
+                ec = note_group_error(begin_group(conn, deadline));
+            }
             if (ec && conn.in_transaction())
                 (void)tx(conn, control, transaction_statement::rollback);
             r.locked = is_lock_error(ec);
@@ -746,7 +776,10 @@ database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
             break;
         case step::savepoint: {
             auto& op = *ops[plan.current()];
-            ec = tx(conn, control, transaction_statement::savepoint);
+            {
+                server_wait_scope waiting([&] { return op.ran_once || !op.cancel_requested; });
+                ec = tx(conn, control, transaction_statement::savepoint);
+            }
             if (ec) {
                 op.error = ec;
                 op.diag = conn.last_diagnostics();
@@ -794,6 +827,10 @@ database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
                 break;
             case verdict::shared_failure:
                 op->job->discard_result();
+                if (op->cancel_requested && !op->ran_once) { // it never got to run
+                    complete(std::move(op), asio::error::operation_aborted, done);
+                    break;
+                }
                 op->diag = group_diag;
                 complete(std::move(op), group_error, done);
                 break;
@@ -1012,6 +1049,7 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
     const bool routed = op->kind != job_kind::read;
     op->kind = job_kind::read; // counted where it ran
     auto* control = reader.control.get();
+    server_wait_scope waiting([&] { return !op->cancel_requested; });
     error_code ec = own_snapshot ? tx(conn, control, transaction_statement::begin_deferred)
                                  : error_code();
     if (!ec)

@@ -1,6 +1,7 @@
 // What only PostgreSQL has: a server that drops connections, serialization failures, wrong
 // passwords and unreachable hosts, SQL that reads but writes, and the URL forms.
 #include "support/postgres.hpp"
+#include "support/postgres_cluster.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
 
@@ -160,15 +161,13 @@ TEST(Postgres, SerializationFailuresAreRetriedByWithRetry) {
     // Each increment reads, waits until the other has read too, then writes: one of the two
     // transactions cannot be serialized, fails with 40001, and runs again.
     std::latch both_read(2);
+    std::atomic<int> first_runs{0};
     std::mutex seen_mutex;
     std::vector<sh::error_code> seen; // what the UPDATEs failed with
     auto increment = [&](sh::connection& c) -> sh::result<void> {
         BOOST_OUTCOME_TRY(auto n, c.query_one<std::int64_t>("SELECT n FROM counter WHERE id = 1"));
-        static thread_local bool waited = false;
-        if (!waited) {
-            waited = true;
+        if (first_runs.fetch_add(1) < 2) // the rerun (on any thread of the pool) does not wait
             both_read.arrive_and_wait();
-        }
         auto updated = c.execute("UPDATE counter SET n = $1 WHERE id = 1", n.value() + 1);
         if (!updated) {
             std::lock_guard lock(seen_mutex);
@@ -552,6 +551,126 @@ TEST(Postgres, CancellingARunningReadStopsItOnTheServer) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
     EXPECT_EQ(*outcome, asio::error::operation_aborted);
     EXPECT_EQ(run(t.io, db.async_query<int>("SELECT 1")), std::vector<int>{1});
+}
+
+// A writer waiting for another client's row lock and a long read each hold a thread of the
+// pool until the server answers: the default pool has one thread per connection, so the other
+// readers go on.
+TEST(Postgres, AWriterWaitingForARowLockAndALongReadDoNotHoldUpTheOtherReaders) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 4);
+    auto db = t.open();
+    run(t.io, db.async_execute("INSERT INTO counter VALUES (1, 0)"));
+    auto holder = sh::connection::open(url, sh::open_mode::read_write, {}).value();
+    ASSERT_TRUE(holder.execute_script(t.schema.session_sql() +
+                                      "; BEGIN; UPDATE counter SET n = 100 WHERE id = 1"));
+    std::optional<sh::error_code> write_done, long_read_done;
+    db.async_execute("UPDATE counter SET n = n + 1 WHERE id = 1", {},
+                     [&](sh::error_code ec, sh::execute_result) { write_done = ec; });
+    db.async_query<int>("SELECT 1 FROM pg_sleep(4)", {},
+                        [&](sh::error_code ec, std::vector<int>) { long_read_done = ec; });
+    // Both are on the server: the update waits for the lock, the read sleeps.
+    auto admin = sh::connection::open(url, sh::open_mode::read_write, {}).value();
+    for (int i = 0;; ++i) {
+        ASSERT_LT(i, 1000) << "the write and the long read did not both reach the server";
+        auto busy = admin.query_one<std::int64_t>(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+            "(query LIKE 'SELECT 1 FROM pg_sleep(4)%' OR query LIKE 'UPDATE counter SET n = n + 1%')");
+        ASSERT_TRUE(busy) << admin.last_diagnostics().message;
+        if (busy.value().value_or(0) == 2)
+            break;
+        std::this_thread::sleep_for(10ms);
+    }
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(run(t.io, db.async_query<int>("SELECT CAST(? AS integer)", {i})), std::vector<int>{i});
+    EXPECT_FALSE(long_read_done.has_value()) << "the quick reads waited for the long one";
+    EXPECT_FALSE(write_done.has_value());
+    ASSERT_TRUE(holder.execute_script("COMMIT"));
+    run(t.io, sh::test::until(t.io, [&] { return write_done && long_read_done; }));
+    EXPECT_FALSE(*write_done) << write_done->message();
+    EXPECT_FALSE(*long_read_done) << long_read_done->message();
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter")),
+              std::vector<std::int64_t>{101});
+}
+
+// Every server process stopped (SIGSTOP): a write or a read under a deadline ends at it (plus
+// the grace a cancel request gets) while the server is still frozen, a cancellation never
+// blocks the caller's thread, and nothing unacknowledged is applied once the server runs again.
+TEST(Postgres, AFrozenServerHoldsNoCallerPastItsDeadlineOrCancellation) {
+    SQLITE_HYBRID_NEED_POSTGRES(shared_url);
+    sh::test::postgres_cluster cluster;
+    postgres_database t(cluster.url(), 1);
+    auto db = t.open();
+    run(t.io, db.async_execute("INSERT INTO counter VALUES (1, 0)"));
+    sh::retry_policy policy;
+    policy.base_delay = 50ms;
+    policy.max_retries = 100;
+    policy.deadline = 1s;
+    auto with_deadline = [&](auto op) {
+        return run(t.io, sh::with_retry(op, policy, nullptr, sh::as_result));
+    };
+    // A function job goes to the writer at once (a single statement would be routed by a
+    // reader first).
+    auto update = [&](auto token) {
+        return db.async_write(
+            [](sh::connection& c) -> sh::result<void> {
+                BOOST_OUTCOME_TRY(c.execute("UPDATE counter SET n = n + 1 WHERE id = 1"));
+                return sh::outcome::success();
+            },
+            std::move(token));
+    };
+    auto read = [&](auto token) {
+        return db.async_query<std::int64_t>("SELECT n FROM counter", {}, std::move(token));
+    };
+    // A reader that ran a statement before has its connection open when the server freezes.
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter")),
+              std::vector<std::int64_t>{0});
+    cluster.freeze();
+    const auto frozen_at = std::chrono::steady_clock::now();
+    // Cancelling the read running on the frozen server returns at once on the caller's thread:
+    // the cancel request (which waits for the server) is sent from a thread of its own.
+    asio::cancellation_signal cancel;
+    std::optional<sh::error_code> cancelled;
+    db.async_query<std::int64_t>("SELECT n FROM counter", {},
+                                 asio::bind_cancellation_slot(cancel.slot(),
+                                                              [&](sh::error_code ec, auto) {
+                                                                  cancelled = ec;
+                                                              }));
+    run(t.io, [&]() -> awaitable<void> {
+        asio::steady_timer wait(t.io, 300ms);
+        co_await wait.async_wait(asio::use_awaitable);
+    }());
+    const auto emitted = std::chrono::steady_clock::now();
+    cancel.emit(asio::cancellation_type::terminal);
+    EXPECT_LT(std::chrono::steady_clock::now() - emitted, 1s);
+    run(t.io, sh::test::until(t.io, [&] { return cancelled.has_value(); }));
+    EXPECT_EQ(*cancelled, asio::error::operation_aborted) << cancelled->message();
+    // The writer's BEGIN waits for the frozen server: the deadline ends it.
+    auto first = with_deadline(update);
+    EXPECT_EQ(first.error(), sh::errc::database_busy) << first.error().message();
+    // That connection was closed; connecting again waits for the frozen server too, on the
+    // writer and on the reader whose read was cancelled.
+    auto second = with_deadline(update);
+    EXPECT_EQ(second.error(), sh::errc::database_busy) << second.error().message();
+    auto third = with_deadline(read);
+    EXPECT_EQ(third.error(), sh::errc::database_busy) << third.error().message();
+    // All of that happened while the server was still frozen.
+    const auto frozen_for = std::chrono::steady_clock::now() - frozen_at;
+    cluster.thaw();
+    EXPECT_LT(frozen_for, 30s);
+    // The server runs again: the pool connects again (after its backoff), and the writes that
+    // were answered with errors are not there.
+    std::optional<sh::result<sh::execute_result>> after;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        after.emplace(run(t.io, db.async_execute("UPDATE counter SET n = n + 1 WHERE id = 1", {},
+                                                 sh::as_result)));
+        if (*after)
+            break;
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(*after) << after->error().message();
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter")),
+              std::vector<std::int64_t>{1});
 }
 
 } // namespace

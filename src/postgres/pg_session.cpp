@@ -1,6 +1,7 @@
 #include "pg_session.hpp"
 
 #include "../database_url_secrets.hpp"
+#include "pg_wait_scope.hpp"
 
 #include <sqlite_hybrid/error.hpp>
 
@@ -8,14 +9,28 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace sqlite_hybrid::detail {
 
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+// How often a wait looks at its scope again: cancellations of queued jobs do not wake it.
+constexpr std::chrono::milliseconds wait_slice{50};
+
+bool is_error(const PGresult* r) {
+    const auto status = PQresultStatus(r);
+    return status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE;
+}
 
 // libpq ends its messages with a newline.
 std::string trimmed(const char* text) {
@@ -72,39 +87,178 @@ result<std::unique_ptr<pg_session>> pg_session::connect(pg_session_options optio
     return s;
 }
 
+pg_session::pg_session(pg_session_options options)
+    : options_(std::move(options)), wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
 pg_session::~pg_session() {
-    if (cancel_)
-        PQfreeCancel(cancel_);
     if (conn_)
         PQfinish(conn_);
+    if (wake_fd_ >= 0)
+        ::close(wake_fd_);
+}
+
+void pg_session::abandon() noexcept {
+    if (conn_)
+        PQfinish(std::exchange(conn_, nullptr)); // non-blocking: its goodbye never waits
+    cancel_.reset();
+    ++generation_; // a new connection knows none of the prepared statements
+}
+
+void pg_session::interrupt() noexcept {
+    interrupted_wait_.store(wait_id_.load());
+    const std::uint64_t one = 1;
+    if (wake_fd_ >= 0)
+        (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+bool pg_session::should_give_up(std::uint64_t wait) noexcept {
+    return interrupted_wait_.load() == wait || !server_wait_scope::wanted();
+}
+
+std::future<void> pg_session::send_cancel_request() {
+    std::promise<void> sent;
+    auto done = sent.get_future();
+    if (!cancel_) {
+        sent.set_value();
+        return done;
+    }
+    try {
+        std::thread([cancel = cancel_, sent = std::move(sent)]() mutable {
+            char message[256];
+            (void)PQcancel(cancel.get(), message, sizeof message);
+            sent.set_value();
+        }).detach();
+    } catch (const std::system_error&) {
+        // No thread for it: the connection is closed after the grace period instead.
+    }
+    return done;
+}
+
+pg_session::wait_end pg_session::wait_socket(short events,
+                                             std::optional<clock::time_point> limit,
+                                             std::optional<std::uint64_t> interruptible_as) {
+    for (;;) {
+        auto slice = wait_slice;
+        if (limit) {
+            const auto now = clock::now();
+            if (now >= *limit)
+                return wait_end::timed_out;
+            slice = std::min(slice, std::chrono::ceil<std::chrono::milliseconds>(*limit - now));
+        }
+        pollfd fds[2] = {{PQsocket(conn_), events, 0}, {wake_fd_, POLLIN, 0}};
+        const int n = ::poll(fds, 2, static_cast<int>(slice.count()));
+        if (n > 0 && (fds[1].revents & POLLIN)) {
+            std::uint64_t count;
+            (void)!::read(wake_fd_, &count, sizeof count);
+        }
+        if (n > 0 && fds[0].revents != 0)
+            return wait_end::ready;
+        // An answer that came within the first slice never costs a cancel request.
+        if (interruptible_as && should_give_up(*interruptible_as))
+            return wait_end::interrupted;
+    }
+}
+
+error_code pg_session::not_sent(std::string_view sql) {
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK)
+        return lost(sql);
+    diag_->message = trimmed(PQerrorMessage(conn_));
+    diag_->sql = std::string(sql);
+    diag_->error_offset = -1;
+    return make_postgres_error("XX000");
+}
+
+result<pg_result> pg_session::finish(std::string_view sql, std::optional<clock::time_point> limit) {
+    const std::uint64_t wait = ++wait_id_;
+    pg_result kept;
+    std::optional<clock::time_point> give_up_at;
+    std::future<void> cancel_request;
+    for (;;) {
+        const int unsent = PQflush(conn_); // 1: the socket took only part of the command
+        if (unsent < 0)
+            return lost(sql);
+        if (unsent == 0) {
+            if (!PQconsumeInput(conn_) && PQstatus(conn_) != CONNECTION_OK)
+                return lost(sql);
+            while (!PQisBusy(conn_)) {
+                pg_result r(PQgetResult(conn_));
+                if (!r) {
+                    // A cancel request that reached the server after this answer could cancel
+                    // the next command: the server ignores it only while it waits for one.
+                    if (cancel_request.valid() &&
+                        cancel_request.wait_until(*give_up_at) != std::future_status::ready)
+                        abandon();
+                    return kept;
+                }
+                if (!kept || !is_error(kept.get()))
+                    kept = std::move(r);
+            }
+        }
+        const auto end = give_up_at ? give_up_at : limit;
+        const auto how = wait_socket(unsent ? POLLIN | POLLOUT : POLLIN, end,
+                                     give_up_at ? std::nullopt : std::optional(wait));
+        if (how == wait_end::ready)
+            continue;
+        if (how == wait_end::interrupted) {
+            // The server's answer to the cancel request (57014) ends the wait as usual.
+            cancel_request = send_cancel_request();
+            give_up_at = clock::now() + options_.cancel_grace;
+            continue;
+        }
+        const bool cancelled = give_up_at.has_value();
+        abandon();
+        diag_->message = cancelled ? "cancelled; the server did not answer the cancel request "
+                                     "in time, so the connection was closed (its transaction "
+                                     "rolls back on the server)"
+                                   : "the server did not answer in time; the connection was "
+                                     "closed (its transaction rolls back on the server)";
+        diag_->sql = std::string(sql);
+        diag_->error_offset = -1;
+        return make_postgres_error(cancelled ? "57014" : "08006");
+    }
 }
 
 error_code pg_session::open(diagnostics& diag) {
-    {
-        std::lock_guard lock(cancel_mutex_);
-        if (cancel_)
-            PQfreeCancel(std::exchange(cancel_, nullptr));
-    }
-    if (conn_)
-        PQfinish(std::exchange(conn_, nullptr));
+    abandon();
     // Ours first: settings in the connection string override them.
     const std::string timeout = std::to_string(
         std::max<long long>(1, std::chrono::ceil<std::chrono::seconds>(options_.connect_timeout).count()));
     const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
     const char* values[] = {timeout.c_str(), "sqlite_hybrid", options_.conninfo.c_str(), nullptr};
-    conn_ = PQconnectdbParams(keys, values, 1);
+    // Connecting step by step, as libpq's blocking connect does, but in waits that a scope
+    // nobody waits in any more ends (libpq leaves connect_timeout to the caller here).
+    conn_ = PQconnectStartParams(keys, values, 1);
+    const auto limit = clock::now() + options_.connect_timeout;
+    const std::uint64_t wait = ++wait_id_;
+    auto state = PGRES_POLLING_WRITING;
+    std::string failure;
+    while (conn_ && PQstatus(conn_) != CONNECTION_BAD && state != PGRES_POLLING_OK &&
+           state != PGRES_POLLING_FAILED) {
+        const auto how = wait_socket(state == PGRES_POLLING_READING ? POLLIN : POLLOUT, limit, wait);
+        if (how == wait_end::timed_out) {
+            failure = "no answer within " + timeout + " s (connect_timeout)";
+            break;
+        }
+        if (how == wait_end::interrupted) {
+            failure = "given up: every job waiting for the connection was cancelled or "
+                      "passed its deadline";
+            break;
+        }
+        state = PQconnectPoll(conn_);
+    }
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+        if (failure.empty())
+            failure = conn_ ? trimmed(PQerrorMessage(conn_)) : std::string("out of memory");
+        abandon();
         // libpq may quote parts of the connection string (a broken %-escape in a password).
-        diag.message = "cannot connect to PostgreSQL: " +
-                       without_secrets(conn_ ? trimmed(PQerrorMessage(conn_))
-                                             : std::string("out of memory"),
-                                       options_.conninfo);
+        diag.message = "cannot connect to PostgreSQL: " + without_secrets(failure, options_.conninfo);
         diag.sql.clear();
         diag.error_offset = -1;
         // Authentication and unknown databases have SQLSTATEs of their own on the server, but
         // libpq reports a failed connect without one: all of them are "cannot open".
         return make_postgres_error("08001");
     }
+    PQsetnonblocking(conn_, 1);
     PQsetErrorVerbosity(conn_, PQERRORS_DEFAULT);
     if (options_.notices)
         PQsetNoticeReceiver(conn_, &pg_session::receive_notice, this);
@@ -117,12 +271,13 @@ error_code pg_session::open(diagnostics& diag) {
     if (auto r = execute_script(setup); !r) {
         // Not half set up: without its settings the session must not be used.
         diag = *diag_;
-        PQfinish(std::exchange(conn_, nullptr));
+        abandon();
         return r.error();
     }
-    std::lock_guard lock(cancel_mutex_);
-    cancel_ = PQgetCancel(conn_);
-    ++generation_; // statements prepared before this connection are unknown to it
+    cancel_ = std::shared_ptr<PGcancel>(PQgetCancel(conn_), [](PGcancel* c) {
+        if (c)
+            PQfreeCancel(c);
+    });
     return {};
 }
 
@@ -136,10 +291,13 @@ bool pg_session::healthy() {
         PQtransactionStatus(conn_) != PQTRANS_IDLE)
         return true;
     // Idle for long: a server restarted meanwhile shows only when the connection is used.
-    // An empty query costs one round trip and answers PGRES_EMPTY_QUERY when all is well.
-    pg_result probe(PQexec(conn_, ""));
-    return probe && PQresultStatus(probe.get()) == PGRES_EMPTY_QUERY &&
-           PQstatus(conn_) == CONNECTION_OK;
+    // An empty query costs one round trip and answers PGRES_EMPTY_QUERY when all is well; a
+    // server that does not answer within connect_timeout counts as gone.
+    if (!PQsendQuery(conn_, ""))
+        return false;
+    auto probe = finish("", now + options_.connect_timeout);
+    return probe && probe.value() && PQresultStatus(probe.value().get()) == PGRES_EMPTY_QUERY &&
+           conn_ && PQstatus(conn_) == CONNECTION_OK;
 }
 
 error_code pg_session::ensure_connected() {
@@ -174,7 +332,9 @@ error_code pg_session::ensure_connected() {
 }
 
 error_code pg_session::lost(std::string_view sql) {
-    diag_->message = "the connection to PostgreSQL was lost: " + trimmed(PQerrorMessage(conn_));
+    diag_->message = conn_ ? "the connection to PostgreSQL was lost: " + trimmed(PQerrorMessage(conn_))
+                           : std::string("the connection to PostgreSQL was closed after the server "
+                                         "stopped answering; the next job connects again");
     diag_->error_offset = -1;
     diag_->sql = std::string(sql);
     return make_postgres_error("08006");
@@ -206,7 +366,9 @@ error_code pg_session::fail(const PGresult* r, std::string_view sql) {
 
 result<void> pg_session::execute_script(std::string_view sql) {
     const std::string text(sql);
-    pg_result r(PQexec(conn_, text.c_str()));
+    if (!conn_ || !PQsendQuery(conn_, text.c_str()))
+        return not_sent(sql);
+    BOOST_OUTCOME_TRY(auto r, finish(sql));
     const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)
         return fail(r.get(), sql);
@@ -227,14 +389,22 @@ void pg_session::receive_notice(void* self, const PGresult* notice) {
 }
 
 error_code pg_session::prepare_on_server(pg_prepared& p) {
-    pg_result made(PQprepare(conn_, p.name.c_str(), p.sql.c_str(), 0, nullptr));
-    if (!made || PQresultStatus(made.get()) != PGRES_COMMAND_OK)
-        return fail(made.get(), p.sql);
-    pg_result described(PQdescribePrepared(conn_, p.name.c_str()));
-    if (!described || PQresultStatus(described.get()) != PGRES_COMMAND_OK)
-        return fail(described.get(), p.sql);
-    p.parameters = PQnparams(described.get());
-    p.columns = PQnfields(described.get());
+    if (!conn_ || !PQsendPrepare(conn_, p.name.c_str(), p.sql.c_str(), 0, nullptr))
+        return not_sent(p.sql);
+    auto made = finish(p.sql);
+    if (!made)
+        return made.error();
+    if (!made.value() || PQresultStatus(made.value().get()) != PGRES_COMMAND_OK)
+        return fail(made.value().get(), p.sql);
+    if (!PQsendDescribePrepared(conn_, p.name.c_str()))
+        return not_sent(p.sql);
+    auto described = finish(p.sql);
+    if (!described)
+        return described.error();
+    if (!described.value() || PQresultStatus(described.value().get()) != PGRES_COMMAND_OK)
+        return fail(described.value().get(), p.sql);
+    p.parameters = PQnparams(described.value().get());
+    p.columns = PQnfields(described.value().get());
     p.generation = generation_;
     return {};
 }
@@ -286,15 +456,16 @@ bool pg_session::calls_volatile_function(const std::string& sql) {
     if (names.empty())
         return false;
     const char* values[] = {names.c_str()};
-    pg_result r(PQexecParams(
-        conn_,
+    const char* query =
         "SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n"
         " ON n.oid = p.pronamespace WHERE p.proname = ANY (string_to_array($1, ','))"
         " AND p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-        " LIMIT 1",
-        1, nullptr, values, nullptr, nullptr, 0));
-    // Unknown: the writer runs it right whatever it does.
-    return PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) > 0;
+        " LIMIT 1";
+    if (!conn_ || !PQsendQueryParams(conn_, query, 1, nullptr, values, nullptr, nullptr, 0))
+        return true; // unknown: the writer runs it right whatever it does
+    auto r = finish(query);
+    return !r || !r.value() || PQresultStatus(r.value().get()) != PGRES_TUPLES_OK ||
+           PQntuples(r.value().get()) > 0;
 }
 
 void pg_session::evict_one() {
@@ -338,8 +509,10 @@ result<pg_result> pg_session::run(pg_prepared& p, std::span<const value> params)
         if (p.generation != generation_)
             if (auto ec = prepare_on_server(p))
                 return ec;
-        pg_result r(PQexecPrepared(conn_, p.name.c_str(), static_cast<int>(params.size()),
-                                   b.values.data(), b.lengths.data(), b.formats.data(), 0));
+        if (!PQsendQueryPrepared(conn_, p.name.c_str(), static_cast<int>(params.size()),
+                                 b.values.data(), b.lengths.data(), b.formats.data(), 0))
+            return not_sent(p.sql);
+        BOOST_OUTCOME_TRY(pg_result r, finish(p.sql));
         const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
         if (status == PGRES_EMPTY_QUERY) { // as SQLite answers text without a statement
             *diag_ = {"no SQL statement in the text (empty, or only comments)", -1, p.sql};
@@ -368,14 +541,6 @@ bool pg_session::in_transaction() const noexcept {
 
 bool pg_session::transaction_failed() const noexcept {
     return PQtransactionStatus(conn_) == PQTRANS_INERROR;
-}
-
-void pg_session::interrupt() noexcept {
-    std::lock_guard lock(cancel_mutex_);
-    if (cancel_) {
-        char message[256];
-        (void)PQcancel(cancel_, message, sizeof message);
-    }
 }
 
 void pg_session::clear_statement_cache() noexcept {

@@ -1,6 +1,9 @@
 // One libpq connection: connecting (and reconnecting with backoff after the server dropped
 // it), prepared statements by SQL text, running them, and errors as SQLSTATE codes with the
 // server's message in the diagnostics. Used on one strand at a time, like a SQLite handle.
+// Every exchange with the server uses libpq's non-blocking calls and waits in slices, so that
+// an interrupt or a scope nobody waits in any more (pg_wait_scope.hpp) ends it even while the
+// server does not answer at all.
 #pragma once
 
 #include "pg_sql.hpp"
@@ -12,10 +15,11 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,6 +54,9 @@ struct pg_session_options {
     std::string conninfo; // a libpq URI or key=value string
     bool read_only = false;
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+    // After a cancel request, how long the server has to answer before the connection is
+    // closed instead (a frozen server); its transaction then rolls back on the server.
+    std::chrono::milliseconds cancel_grace{500};
     std::chrono::milliseconds reconnect_backoff_min{100};
     std::chrono::milliseconds reconnect_backoff_max{std::chrono::seconds(5)};
     std::string session_sql; // run after every (re)connect, e.g. SET statements
@@ -79,7 +86,9 @@ public:
 
     bool in_transaction() const noexcept;
     bool transaction_failed() const noexcept; // only ROLLBACK is accepted now
-    void interrupt() noexcept; // from any thread: asks the server to cancel the running query
+    // From any thread, without waiting for the network: the exchange in progress, if any,
+    // sends a cancel request and ends (SQLSTATE 57014).
+    void interrupt() noexcept;
     // Before each job: when the server dropped the connection, connects again (no more often
     // than the backoff allows); the error when it is still down.
     error_code ensure_connected();
@@ -99,8 +108,24 @@ public:
     PGconn* native_handle() const noexcept { return conn_; }
 
 private:
-    explicit pg_session(pg_session_options options) : options_(std::move(options)) {}
+    explicit pg_session(pg_session_options options);
     error_code open(diagnostics& diag);
+    // Sending a command went wrong (libpq's message), or the session was abandoned before.
+    error_code not_sent(std::string_view sql);
+    // The results of the command just sent: the last one, or the first error. Waits in slices;
+    // gives up (57014, the connection closed) when interrupted or no longer wanted and the
+    // server does not answer the cancel request in time, or at `limit`.
+    result<pg_result> finish(std::string_view sql,
+                             std::optional<std::chrono::steady_clock::time_point> limit = {});
+    enum class wait_end { ready, interrupted, timed_out };
+    // Until the socket is ready for `events` (poll's), `limit`, or, when interruptible (as
+    // exchange number `interruptible_as`), an interrupt or the scope giving up.
+    wait_end wait_socket(short events, std::optional<std::chrono::steady_clock::time_point> limit,
+                         std::optional<std::uint64_t> interruptible_as);
+    bool should_give_up(std::uint64_t wait) noexcept;
+    // Sends the server a cancel request from a thread of its own; ready once it was delivered.
+    std::future<void> send_cancel_request();
+    void abandon() noexcept; // closes the connection without waiting for the server
     bool healthy(); // probes the server when the connection has been idle for long
     error_code fail(const PGresult* r, std::string_view sql);
     error_code lost(std::string_view sql);
@@ -114,8 +139,11 @@ private:
 
     pg_session_options options_;
     PGconn* conn_ = nullptr;
-    std::mutex cancel_mutex_; // interrupt() comes from other threads
-    PGcancel* cancel_ = nullptr;
+    // Sent from a thread of its own: libpq's PQcancel waits for the server's postmaster.
+    std::shared_ptr<PGcancel> cancel_;
+    int wake_fd_ = -1; // an eventfd that interrupt() writes to, polled with the socket
+    std::atomic<std::uint64_t> wait_id_{0};        // the exchange in progress (or the last one)
+    std::atomic<std::uint64_t> interrupted_wait_{0}; // the exchange interrupt() meant
     diagnostics own_diag_;
     diagnostics* diag_ = &own_diag_;
     struct sql_hash {
