@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster (Debian's postgresql package) for the tests and benchmarks.
 #   scripts/postgres.sh start DIR   starts one with its files in DIR, prints its URL
+#   scripts/postgres.sh restart DIR restarts it (fast shutdown: sessions are ended, nothing
+#                                   committed is lost), same port
 #   scripts/postgres.sh stop DIR    stops it and removes DIR
 # User, password and database are all "sqlh"; TCP on 127.0.0.1 (password checked), socket in
 # DIR (trusted). Commits are not waited for on disk (synchronous_commit=off): faster for tests
@@ -35,12 +37,15 @@ start)
     cat "$dir/server.log" >&2
     exit 1
     ;;
+restart)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 30 restart > /dev/null
+    ;;
 stop)
     [ -d "$dir/data" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop > /dev/null || true
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|restart|stop DIR" >&2
     exit 2
     ;;
 esac

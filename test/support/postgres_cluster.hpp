@@ -1,5 +1,6 @@
 // A throwaway PostgreSQL cluster of a test's own (scripts/postgres.sh, on 127.0.0.1), for
-// faults that would disturb other tests: freezing every server process with SIGSTOP.
+// faults that would disturb other tests: freezing every server process with SIGSTOP, a
+// restart.
 // SQLITE_HYBRID_POSTGRES_SCRIPT names the script (set by test/CMakeLists.txt).
 #pragma once
 
@@ -55,6 +56,11 @@ public:
         for (pid_t pid : frozen_)
             ::kill(pid, SIGCONT);
         frozen_.clear();
+    }
+    // pg_ctl restart -m fast: every session is ended, every commit kept; true when it is up.
+    bool restart() {
+        return shell("bash " + script_ + " restart " + dir_ + " > /dev/null 2>&1 && echo up")
+                   .rfind("up", 0) == 0;
     }
 
 private:
