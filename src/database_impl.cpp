@@ -77,15 +77,11 @@ error_code tx(connection& conn, transaction_control* control, transaction_statem
     return tx_result(conn.execute_script(postgres_sql(which)));
 }
 
-// SQLite: one thread per connection, but no more than the cores (at least two, so that a
-// writer waiting for another process's lock never stops the readers): more threads than cores
-// only switch. PostgreSQL: one per connection, since they wait for the server, not the cores,
-// and a writer waiting for a row lock or a long read must not hold up the other readers.
-std::size_t default_pool_threads(const database_options& o, std::size_t readers, bool postgres) {
+// One thread per connection, but no more than the cores (at least two, so that a writer waiting
+// for another process's lock never stops the readers): more threads than cores only switch.
+std::size_t default_pool_threads(const database_options& o, std::size_t readers) {
     if (o.pool_threads)
         return o.pool_threads;
-    if (postgres)
-        return readers + 1;
     const std::size_t cores = std::max(2u, std::thread::hardware_concurrency());
     return std::min(readers + 1, cores);
 }
@@ -160,8 +156,7 @@ database_impl::database_impl(asio::any_io_executor io, std::string path, databas
       log_(options_.log ? options_.log : default_logger()),
       own_pool_(options_.pool ? nullptr
                               : std::make_unique<asio::thread_pool>(default_pool_threads(
-                                    options_, is_memory_path(path_) ? 0 : options_.readers,
-                                    postgres_))),
+                                    options_, is_memory_path(path_) ? 0 : options_.readers))),
       pool_(options_.pool ? options_.pool : own_pool_.get()),
       writer_strand_(asio::make_strand(pool_->get_executor())),
       lock_retry_timer_(writer_strand_),
@@ -1021,12 +1016,16 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
         return;
     }
     auto& conn = *reader.conn;
+    // Its waits on the server (routing it, running it) end when it is cancelled.
+    server_wait_scope waiting([&op] { return !op || !op->cancel_requested; });
     if (op->kind == job_kind::auto_route) {
         const std::string_view sql = op->job->routed_sql();
         auto stmt = prepare_routed(reader, sql);
         if (!stmt) {
             op->diag = conn.last_diagnostics();
-            complete(std::move(op), stmt.error(), done);
+            const error_code ec = op->cancel_requested ? error_code(asio::error::operation_aborted)
+                                                       : stmt.error();
+            complete(std::move(op), ec, done);
             return;
         }
         const bool read_only = stmt.value().read_only();
@@ -1049,7 +1048,6 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
     const bool routed = op->kind != job_kind::read;
     op->kind = job_kind::read; // counted where it ran
     auto* control = reader.control.get();
-    server_wait_scope waiting([&] { return !op->cancel_requested; });
     error_code ec = own_snapshot ? tx(conn, control, transaction_statement::begin_deferred)
                                  : error_code();
     if (!ec)
