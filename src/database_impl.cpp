@@ -98,6 +98,12 @@ bool anyone_waits(const Ops& ops, bool writes) {
     });
 }
 
+// What a job is answered when it failed before it ran: cancelled if it was (a promised rerun
+// has been answered for already and cannot be), else `ec`.
+error_code unless_cancelled(const pending_op& op, error_code ec) {
+    return op.cancel_requested && !op.ran_once ? error_code(asio::error::operation_aborted) : ec;
+}
+
 // False for failures of the file, the disk or memory, which are not the SQL's fault.
 bool refused_by_sql(const error_code& ec) {
     if (ec.category() == postgres_category())
@@ -464,12 +470,10 @@ bool database_impl::connection_usable(connection& conn, Ops& ops, completion_bat
         return true;
     const diagnostics why = conn.last_diagnostics();
     for (auto& op : ops) {
-        if (op->cancel_requested && !op->ran_once) {
-            complete(std::move(op), asio::error::operation_aborted, done);
-            continue;
-        }
-        op->diag = why;
-        complete(std::move(op), usable.error(), done);
+        const error_code ec = unless_cancelled(*op, usable.error());
+        if (ec == usable.error())
+            op->diag = why;
+        complete(std::move(op), ec, done);
     }
     ops.clear();
     return false;
@@ -820,15 +824,14 @@ database_impl::group_outcome database_impl::run_group(std::deque<op_ptr>& batch,
                 op->job->discard_result();
                 complete(std::move(op), asio::error::operation_aborted, done);
                 break;
-            case verdict::shared_failure:
+            case verdict::shared_failure: {
                 op->job->discard_result();
-                if (op->cancel_requested && !op->ran_once) { // it never got to run
-                    complete(std::move(op), asio::error::operation_aborted, done);
-                    break;
-                }
-                op->diag = group_diag;
-                complete(std::move(op), group_error, done);
+                const error_code ec = unless_cancelled(*op, group_error);
+                if (ec == group_error)
+                    op->diag = group_diag;
+                complete(std::move(op), ec, done);
                 break;
+            }
             case verdict::rerun:
             case verdict::rerun_alone:
                 op->job->discard_result();
@@ -1023,8 +1026,7 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
         auto stmt = prepare_routed(reader, sql);
         if (!stmt) {
             op->diag = conn.last_diagnostics();
-            const error_code ec = op->cancel_requested ? error_code(asio::error::operation_aborted)
-                                                       : stmt.error();
+            const error_code ec = unless_cancelled(*op, stmt.error());
             complete(std::move(op), ec, done);
             return;
         }

@@ -31,6 +31,31 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Starts a query, lets it reach the server (300 ms), then cancels it from the caller's thread.
+struct cancelled_query {
+    std::chrono::steady_clock::duration emit_took;      // inside cancellation_signal::emit()
+    std::chrono::steady_clock::duration answered_after; // from the cancellation to the answer
+    sh::error_code ec;
+};
+template <class Row>
+cancelled_query cancel_running_query(asio::io_context& io, sh::database& db, std::string sql) {
+    asio::cancellation_signal cancel;
+    std::optional<sh::error_code> outcome;
+    db.async_query<Row>(std::move(sql), {},
+                        asio::bind_cancellation_slot(cancel.slot(), [&](sh::error_code ec, auto) {
+                            outcome = ec;
+                        }));
+    run(io, [&]() -> awaitable<void> {
+        asio::steady_timer wait(io, 300ms);
+        co_await wait.async_wait(asio::use_awaitable);
+    }());
+    const auto started = std::chrono::steady_clock::now();
+    cancel.emit(asio::cancellation_type::terminal);
+    const auto emitted = std::chrono::steady_clock::now();
+    run(io, sh::test::until(io, [&] { return outcome.has_value(); }));
+    return {emitted - started, std::chrono::steady_clock::now() - started, *outcome};
+}
+
 struct postgres_database {
     explicit postgres_database(const std::string& url, std::size_t readers = 2)
         : schema(url) {
@@ -538,21 +563,9 @@ TEST(Postgres, CancellingARunningReadStopsItOnTheServer) {
     SQLITE_HYBRID_NEED_POSTGRES(url);
     postgres_database t(url, 1);
     auto db = t.open();
-    asio::cancellation_signal cancel;
-    std::optional<sh::error_code> outcome;
-    db.async_query<int>("SELECT 1 FROM pg_sleep(20)", {},
-                        asio::bind_cancellation_slot(cancel.slot(), [&](sh::error_code ec, std::vector<int>) {
-                            outcome = ec;
-                        }));
-    run(t.io, [&]() -> awaitable<void> {
-        asio::steady_timer wait(t.io, 300ms);
-        co_await wait.async_wait(asio::use_awaitable);
-    }());
-    const auto started = std::chrono::steady_clock::now();
-    cancel.emit(asio::cancellation_type::terminal);
-    run(t.io, sh::test::until(t.io, [&] { return outcome.has_value(); }));
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
-    EXPECT_EQ(*outcome, asio::error::operation_aborted);
+    const auto cancelled = cancel_running_query<int>(t.io, db, "SELECT 1 FROM pg_sleep(20)");
+    EXPECT_LT(cancelled.answered_after, 5s);
+    EXPECT_EQ(cancelled.ec, asio::error::operation_aborted);
     EXPECT_EQ(run(t.io, db.async_query<int>("SELECT 1")), std::vector<int>{1});
 }
 
@@ -597,22 +610,9 @@ TEST(Postgres, AFrozenServerHoldsNoCallerPastItsDeadlineOrCancellation) {
     const auto frozen_at = std::chrono::steady_clock::now();
     // Cancelling the read running on the frozen server returns at once on the caller's thread:
     // the cancel request (which waits for the server) is sent from a thread of its own.
-    asio::cancellation_signal cancel;
-    std::optional<sh::error_code> cancelled;
-    db.async_query<std::int64_t>("SELECT n FROM counter", {},
-                                 asio::bind_cancellation_slot(cancel.slot(),
-                                                              [&](sh::error_code ec, auto) {
-                                                                  cancelled = ec;
-                                                              }));
-    run(t.io, [&]() -> awaitable<void> {
-        asio::steady_timer wait(t.io, 300ms);
-        co_await wait.async_wait(asio::use_awaitable);
-    }());
-    const auto emitted = std::chrono::steady_clock::now();
-    cancel.emit(asio::cancellation_type::terminal);
-    EXPECT_LT(std::chrono::steady_clock::now() - emitted, 1s);
-    run(t.io, sh::test::until(t.io, [&] { return cancelled.has_value(); }));
-    EXPECT_EQ(*cancelled, asio::error::operation_aborted) << cancelled->message();
+    const auto cancelled = cancel_running_query<std::int64_t>(t.io, db, "SELECT n FROM counter");
+    EXPECT_LT(cancelled.emit_took, 1s);
+    EXPECT_EQ(cancelled.ec, asio::error::operation_aborted) << cancelled.ec.message();
     // The writer's BEGIN waits for the frozen server: the deadline ends it.
     auto first = with_deadline(update);
     EXPECT_EQ(first.error(), sh::errc::database_busy) << first.error().message();

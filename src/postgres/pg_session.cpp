@@ -218,6 +218,13 @@ result<pg_result> pg_session::finish(std::string_view sql, std::optional<clock::
     }
 }
 
+result<pg_result> pg_session::finish_command(std::string_view sql) {
+    BOOST_OUTCOME_TRY(auto r, finish(sql));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+        return fail(r.get(), sql);
+    return r;
+}
+
 error_code pg_session::open(diagnostics& diag) {
     abandon();
     // Ours first: settings in the connection string override them.
@@ -391,18 +398,13 @@ void pg_session::receive_notice(void* self, const PGresult* notice) {
 error_code pg_session::prepare_on_server(pg_prepared& p) {
     if (!conn_ || !PQsendPrepare(conn_, p.name.c_str(), p.sql.c_str(), 0, nullptr))
         return not_sent(p.sql);
-    auto made = finish(p.sql);
-    if (!made)
+    if (auto made = finish_command(p.sql); !made)
         return made.error();
-    if (!made.value() || PQresultStatus(made.value().get()) != PGRES_COMMAND_OK)
-        return fail(made.value().get(), p.sql);
     if (!PQsendDescribePrepared(conn_, p.name.c_str()))
         return not_sent(p.sql);
-    auto described = finish(p.sql);
+    auto described = finish_command(p.sql);
     if (!described)
         return described.error();
-    if (!described.value() || PQresultStatus(described.value().get()) != PGRES_COMMAND_OK)
-        return fail(described.value().get(), p.sql);
     p.parameters = PQnparams(described.value().get());
     p.columns = PQnfields(described.value().get());
     p.generation = generation_;

@@ -117,6 +117,8 @@ private:
     // server does not answer the cancel request in time, or at `limit`.
     result<pg_result> finish(std::string_view sql,
                              std::optional<std::chrono::steady_clock::time_point> limit = {});
+    // finish() for a command that answers PGRES_COMMAND_OK (PREPARE, DESCRIBE); else its error.
+    result<pg_result> finish_command(std::string_view sql);
     enum class wait_end { ready, interrupted, timed_out };
     // Until the socket is ready for `events` (poll's), `limit`, or, when interruptible (as
     // exchange number `interruptible_as`), an interrupt or the scope giving up.
