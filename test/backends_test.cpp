@@ -334,7 +334,7 @@ TEST_P(Backends, TransactionControlIsRefusedBeforeItRunsAndNoAcknowledgedWriteIs
     run(io_, sh::test::until(io_, [&] {
             return std::all_of(answers.begin(), answers.end(), [](auto& a) { return a.has_value(); });
         }));
-    EXPECT_FALSE(*answers[0]);
+    EXPECT_FALSE(*answers[0]) << answers[0]->message();
     EXPECT_EQ(*answers[1], sh::errc::statement_refused);
     EXPECT_FALSE(*answers[2]);
     EXPECT_EQ(*answers[3], sh::condition::unique_violation);
