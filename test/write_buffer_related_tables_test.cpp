@@ -197,6 +197,27 @@ TEST(WriteBufferForeignKeys, TablesOnACycleOfReferencesAreRefusedAtTheCallWithTh
     }
 }
 
+TEST(WriteBufferForeignKeys, AnUpdateOverwrittenByALaterUpsertDoesNotNameAParentThatIsGone) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("fk.db"), with_schema());
+    run(io, db.async_execute("INSERT INTO customers(id) VALUES (2)"));
+    run(io, db.async_execute("INSERT INTO tags(name) VALUES ('b')"));
+    sh::write_buffer buffer(db, quiet());
+    run(io, buffer.async_start());
+    // Each valid when made: 'b' points at customer 3 for a while, then at 2, then 3 goes.
+    ASSERT_FALSE(buffer.buffer_upsert("customers", {{"id", 3}}, {"id"}));
+    ASSERT_FALSE(buffer.buffer_update("tags", {{"name", "b"}}, {{"weight", 5}, {"customer", 3}}));
+    ASSERT_FALSE(buffer.buffer_upsert("tags", {{"name", "b"}, {"customer", 2}}, {"name"}));
+    ASSERT_FALSE(buffer.buffer_delete("customers", {{"id", 3}}));
+    EXPECT_EQ(force_flush(io, buffer), flush_answer(sh::error_code(), 2));
+    EXPECT_TRUE(buffer.dead_letters().empty());
+    EXPECT_EQ(run(io, db.async_query<std::string>("SELECT name || weight || customer FROM tags")),
+              std::vector<std::string>{"b52"});
+    EXPECT_EQ(run(io, db.async_query<int>("SELECT id FROM customers")), std::vector<int>{2});
+    run(io, buffer.async_stop());
+}
+
 // ---- the model -----------------------------------------------------------------------------
 
 struct table_spec {
@@ -379,8 +400,11 @@ struct buffer_model {
             ++flushes;
             faulted += ec ? 1 : 0;
             faults.reset();
-            if (ec && !(with_fault && (ec == sh::condition::io_error || ec == sh::condition::disk_full)))
+            if (ec && !(with_fault && (ec == sh::condition::io_error || ec == sh::condition::disk_full))) {
                 difference = "a flush failed with '" + ec.message() + "'";
+                for (const auto& letter : buffer.dead_letters())
+                    *difference += "\n  dead letter: " + letter.table + ": " + letter.message;
+            }
         };
         for (std::size_t i = 0; i < writes && !difference; ++i) {
             const auto w = generate(rng);
@@ -415,8 +439,10 @@ TEST(WriteBufferModel, EveryAcceptedWriteLeavesWhatPlainSqlLeavesWithNothingBuri
     buffer_model m;
     const unsigned seed = sh::test::model_seed();
     const int cases = sh::test::model_cases(1000);
-    for (int c = 0; c < cases; ++c) {
-        const unsigned case_seed = seed + static_cast<unsigned>(c);
+    // Cases that once failed run first, every time.
+    const std::vector<unsigned> known = {2337122276u};
+    for (std::size_t c = 0; c < known.size() + static_cast<std::size_t>(cases); ++c) {
+        const unsigned case_seed = c < known.size() ? known[c] : seed + static_cast<unsigned>(c - known.size());
         std::mt19937 rng(case_seed);
         std::vector<std::string> log;
         if (auto difference = m.run_case(rng, log)) {

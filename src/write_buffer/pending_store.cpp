@@ -244,6 +244,28 @@ std::pair<const shape*, std::string> pending_store::merge_columns(const std::str
     return {intern(table, columns), std::move(packed)};
 }
 
+// An update before an upsert sets nothing the upsert sets again: the upsert's value is the one
+// that stays, whether the row existed or not. Keeping it would write a value the table never
+// holds when the flush ends, one that may name a parent row the flush deletes.
+void pending_store::drop_overwritten_prior(const std::string& table, pending_entry& e) {
+    if (!e.prior || !e.columns)
+        return;
+    const auto& overwritten = e.columns->columns;
+    const auto& prior_columns = e.prior->columns->columns;
+    const auto prior_values = unpack(e.prior->values);
+    std::vector<std::string> kept_columns;
+    std::string kept_values;
+    for (std::size_t i = 0; i < prior_columns.size(); ++i)
+        if (std::find(overwritten.begin(), overwritten.end(), prior_columns[i]) == overwritten.end()) {
+            kept_columns.push_back(prior_columns[i]);
+            pack(kept_values, prior_values[i]);
+        }
+    if (kept_columns.empty())
+        e.prior.reset();
+    else if (kept_columns.size() < prior_columns.size())
+        *e.prior = prior_update{intern(table, kept_columns), std::move(kept_values)};
+}
+
 // One elementary write applied on top of what `into` already does.
 void pending_store::apply_step(const std::string& table, pending_entry& into, write_kind kind,
                                const shape* columns, std::string values) {
@@ -270,12 +292,14 @@ void pending_store::apply_step(const std::string& table, pending_entry& into, wr
             std::tie(into.columns, into.values) =
                 merge_columns(table, into.columns, into.values, columns, values);
         }
+        drop_overwritten_prior(table, into);
         return;
     case write_kind::update:
         if (into.kind == write_kind::remove)
             return; // updating a row that will not exist changes nothing
         std::tie(into.columns, into.values) =
             merge_columns(table, into.columns, into.values, columns, values);
+        drop_overwritten_prior(table, into);
         return;
     }
 }

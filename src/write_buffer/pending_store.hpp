@@ -4,8 +4,10 @@
 //   pending \ new   upsert                     update                   delete
 //   (none)          upsert                     update                   delete
 //   upsert          upsert, columns merged     upsert, changes merged   delete
-//   update          update, then the upsert    update, changes merged   delete
+//   update          update, then the upsert*   update, changes merged   delete
 //   delete          delete, then insert        delete (no row to update) delete
+//
+// * the update keeps only the columns the upsert does not set again.
 //
 // A table's rows are small fixed records in one vector; their key and value bytes live in one
 // byte string per table, and an open-addressing index finds a row by its key. Accepting a write
@@ -193,6 +195,7 @@ private:
     };
     void apply_step(const std::string& table, pending_entry& into, write_kind kind,
                     const shape* columns, std::string values);
+    void drop_overwritten_prior(const std::string& table, pending_entry& e);
     std::pair<const shape*, std::string> merge_columns(const std::string& table, const shape* a,
                                                        const std::string& va, const shape* b,
                                                        const std::string& vb);
