@@ -77,11 +77,15 @@ error_code tx(connection& conn, transaction_control* control, transaction_statem
     return tx_result(conn.execute_script(postgres_sql(which)));
 }
 
-// One thread per connection, but no more than the cores (at least two, so that a writer waiting
-// for another process's lock never stops the readers): more threads than cores only switch.
-std::size_t default_pool_threads(const database_options& o, std::size_t readers) {
+// SQLite: one thread per connection, but no more than the cores (at least two, so that a
+// writer waiting for another process's lock never stops the readers): more threads than cores
+// only switch. PostgreSQL: one per connection, since they wait for the server, not the cores,
+// and a writer waiting for a row lock or a long read must not hold up the other readers.
+std::size_t default_pool_threads(const database_options& o, std::size_t readers, bool postgres) {
     if (o.pool_threads)
         return o.pool_threads;
+    if (postgres)
+        return readers + 1;
     const std::size_t cores = std::max(2u, std::thread::hardware_concurrency());
     return std::min(readers + 1, cores);
 }
@@ -162,7 +166,8 @@ database_impl::database_impl(asio::any_io_executor io, std::string path, databas
       log_(options_.log ? options_.log : default_logger()),
       own_pool_(options_.pool ? nullptr
                               : std::make_unique<asio::thread_pool>(default_pool_threads(
-                                    options_, is_memory_path(path_) ? 0 : options_.readers))),
+                                    options_, is_memory_path(path_) ? 0 : options_.readers,
+                                    postgres_))),
       pool_(options_.pool ? options_.pool : own_pool_.get()),
       writer_strand_(asio::make_strand(pool_->get_executor())),
       lock_retry_timer_(writer_strand_),
@@ -317,10 +322,11 @@ void database_impl::install_cancellation(pending_op& op) {
     if (!slot.is_connected())
         return;
     op.cancellable = true;
-    slot.assign([target = &op](asio::cancellation_type type) {
+    slot.assign([this, target = &op](asio::cancellation_type type) {
         if (type == asio::cancellation_type::none)
             return;
         target->cancel_requested = true;
+        withdraw_waiting_write(*target);
         // A job running now is interrupted; a queued one never starts (a write waiting for
         // another process's lock leaves the queue within one wait slice).
         if (auto* running = target->running_on.load()) {
@@ -354,7 +360,11 @@ void database_impl::submit(op_ptr op) {
             enqueue_write(std::move(op));
             return;
         }
-        op->kind = known ? job_kind::query : job_kind::auto_route; // unknown: a reader checks
+        if (!known) { // a reader checks whether it writes; the writes after it wait for that
+            std::lock_guard lock(write_mutex_);
+            op->write_ticket = write_order_.take();
+        }
+        op->kind = known ? job_kind::query : job_kind::auto_route;
         enqueue_read(std::move(op));
         return;
     }
@@ -362,16 +372,59 @@ void database_impl::submit(op_ptr op) {
 }
 
 void database_impl::enqueue_write(op_ptr op) {
+    auto& holder = *op;
+    settle_write_turn(holder, std::move(op));
+}
+
+void database_impl::give_up_write_turn(pending_op& op) {
+    // Only its owner writes the ticket of an op that is not waiting for its turn: no lock to
+    // learn that it has none, the common case.
+    if (op.write_ticket != submission_order<op_ptr>::no_ticket)
+        settle_write_turn(op, nullptr);
+}
+
+void database_impl::settle_write_turn(pending_op& holder, op_ptr op) {
     bool schedule = false;
     {
         std::lock_guard lock(write_mutex_);
-        write_queue_.push_back(std::move(op));
+        auto ticket = std::exchange(holder.write_ticket, submission_order<op_ptr>::no_ticket);
+        if (ticket == submission_order<op_ptr>::no_ticket)
+            ticket = write_order_.take();
+        if (op) // keeps its ticket while it waits, so that its cancellation can find it
+            op->write_ticket = ticket;
+        bool admitted = false;
+        write_order_.settle(ticket, std::move(op), [&](op_ptr ready) {
+            ready->write_ticket = submission_order<op_ptr>::no_ticket;
+            write_queue_.push_back(std::move(ready));
+            admitted = true;
+        });
+        if (!admitted)
+            return;
         metrics_.write_queue_depth = write_queue_.size();
         metrics_state::raise_max(metrics_.max_write_queue_depth, write_queue_.size());
         schedule = !std::exchange(writer_scheduled_, true);
     }
     if (schedule)
         asio::post(writer_strand_, [self = shared_from_this()] { self->writer_drain(); });
+}
+
+void database_impl::withdraw_waiting_write(pending_op& op) {
+    op_ptr withdrawn;
+    {
+        std::lock_guard lock(write_mutex_);
+        if (op.write_ticket == submission_order<op_ptr>::no_ticket)
+            return;
+        withdrawn = write_order_.withdraw(op.write_ticket);
+        if (!withdrawn)
+            return; // being routed: its reader sees the cancellation
+        withdrawn->write_ticket = submission_order<op_ptr>::no_ticket;
+    }
+    // Answered from the pool, as every operation is, never inside the caller's cancellation.
+    asio::post(pool_->get_executor(), [self = shared_from_this(), op = std::move(withdrawn)]() mutable {
+        completion_batch done;
+        self->complete(std::move(op), asio::error::operation_aborted, done);
+        self->flush(done);
+    });
 }
 
 void database_impl::enqueue_read(op_ptr op) {
@@ -393,6 +446,7 @@ void database_impl::enqueue_read(op_ptr op) {
 // ---- completing ----------------------------------------------------------------------------
 
 void database_impl::complete(op_ptr op, error_code ec, completion_batch& done) {
+    give_up_write_turn(*op); // it ends before its routing was decided
     switch (op->kind) {
     case job_kind::read:
     case job_kind::query: ++metrics_.reads; break;
@@ -1040,9 +1094,10 @@ void database_impl::run_read(reader_slot& reader, op_ptr& op, completion_batch& 
                 read_only_sql_.emplace(std::string(sql), read_only);
         }
         if (!read_only) {
-            enqueue_write(std::move(op));
+            enqueue_write(std::move(op)); // in its turn
             return;
         }
+        give_up_write_turn(*op);
     }
     mark_running(reader.running, *op, conn);
     // A read job gets a snapshot of its own, unless it runs inside a batch's shared one.

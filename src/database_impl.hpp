@@ -5,6 +5,7 @@
 #include "group_commit_planner.hpp"
 #include "metrics_state.hpp"
 #include "pending_op.hpp"
+#include "submission_order.hpp"
 #include "transaction_control.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -59,7 +60,15 @@ private:
     using clock = std::chrono::steady_clock;
     static constexpr auto lock_retry_pause = std::chrono::milliseconds(1);
 
+    // Into the writer's queue in its turn (its own ticket, or a new one: after every write
+    // submitted so far).
     void enqueue_write(op_ptr op);
+    // A routed op that turned out not to be a write gives up its turn.
+    void give_up_write_turn(pending_op& op);
+    // Settles `holder`'s turn with `op` (itself, or null), admitting every write whose turn came.
+    void settle_write_turn(pending_op& holder, op_ptr op);
+    // A cancelled write waiting for its turn is answered at once.
+    void withdraw_waiting_write(pending_op& op);
     void enqueue_read(op_ptr op);
     void writer_drain();
     void take_writes_locked(std::deque<op_ptr>& batch, std::size_t taken = 0);
@@ -112,6 +121,7 @@ private:
     applied_settings writer_settings_;
     std::mutex write_mutex_;
     std::deque<op_ptr> write_queue_;
+    submission_order<op_ptr> write_order_;
     bool writer_scheduled_ = false;
 
     std::vector<std::unique_ptr<reader_slot>> readers_;

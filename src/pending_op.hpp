@@ -53,6 +53,8 @@ struct pending_op {
     bool ran_once = false;
     int reruns = 0; // how many times it went back to run again
     bool cancellable = false; // a cancellation slot is connected
+    // Its turn among the writes while it is being routed (submission_order), or UINT64_MAX.
+    std::uint64_t write_ticket = UINT64_MAX;
     std::atomic<interrupt_target*> running_on{nullptr}; // the connection running it right now
 
     pending_op(job_kind k, job_ptr j, job_handler h, diagnostics* d,

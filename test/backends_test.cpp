@@ -10,6 +10,9 @@
 #include <sqlite_hybrid/retry.hpp>
 #include <sqlite_hybrid/write_buffer.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -356,6 +359,45 @@ TEST_P(Backends, TransactionControlIsRefusedBeforeItRunsAndNoAcknowledgedWriteIs
     }
     EXPECT_EQ(run(io_, db.async_query<std::int64_t>("SELECT k FROM kv WHERE k >= 10")),
               std::vector<std::int64_t>{11});
+}
+
+// A statement seen for the first time is prepared on a reader to learn whether it writes; a
+// write submitted after it still runs after it, even while every reader is busy.
+TEST_P(Backends, WritesRunInTheOrderTheyWereSubmittedWhileAStatementIsBeingRouted) {
+    auto o = options();
+    o.readers = 1;
+    auto db = open(o);
+    std::promise<void> release_reader;
+    std::shared_future<void> released = release_reader.get_future().share();
+    std::atomic<bool> reader_busy{false};
+    std::optional<sh::error_code> read_done, a_done, b_done;
+    db.async_read(
+        [&](sh::connection&) {
+            reader_busy = true;
+            released.wait_for(std::chrono::seconds(30));
+        },
+        [&](sh::error_code ec) { read_done = ec; });
+    run(io_, sh::test::until(io_, [&] { return reader_busy.load(); }));
+    db.async_execute("INSERT INTO kv(k, v) VALUES (1, 'A')", {},
+                     [&](sh::error_code ec, sh::execute_result) { a_done = ec; });
+    db.async_write([](sh::connection& c) { c.execute("INSERT INTO kv(k, v) VALUES (1, 'B')").value(); },
+                   [&](sh::error_code ec) { b_done = ec; });
+    // A write waiting for its turn is answered as soon as it is cancelled, and never runs.
+    asio::cancellation_signal cancel;
+    std::optional<sh::error_code> c_done;
+    db.async_write([](sh::connection& c) { c.execute("INSERT INTO kv(k, v) VALUES (2, 'C')").value(); },
+                   asio::bind_cancellation_slot(cancel.slot(), [&](sh::error_code ec) { c_done = ec; }));
+    cancel.emit(asio::cancellation_type::terminal);
+    EXPECT_FALSE(c_done.has_value()) << "answered inside the cancellation";
+    run(io_, sh::test::until(io_, [&] { return c_done.has_value(); }));
+    EXPECT_EQ(*c_done, asio::error::operation_aborted);
+    EXPECT_FALSE(a_done.has_value() || b_done.has_value());
+    release_reader.set_value();
+    run(io_, sh::test::until(io_, [&] { return read_done && a_done && b_done; }));
+    EXPECT_FALSE(*a_done) << a_done->message();
+    EXPECT_EQ(*b_done, sh::condition::unique_violation) << b_done->message();
+    using kv = std::tuple<std::int64_t, std::string>;
+    EXPECT_EQ(run(io_, db.async_query<kv>("SELECT k, v FROM kv ORDER BY k")), (std::vector<kv>{{1, "A"}}));
 }
 
 TEST_P(Backends, TwoStatementsInOneAreRefusedAndRunNothing) {

@@ -569,6 +569,46 @@ TEST(Postgres, CancellingARunningReadStopsItOnTheServer) {
     EXPECT_EQ(run(t.io, db.async_query<int>("SELECT 1")), std::vector<int>{1});
 }
 
+// A writer waiting for another client's row lock and a long read each hold a thread of the
+// pool until the server answers: the default pool has one thread per connection, so the other
+// readers go on.
+TEST(Postgres, AWriterWaitingForARowLockAndALongReadDoNotHoldUpTheOtherReaders) {
+    SQLITE_HYBRID_NEED_POSTGRES(url);
+    postgres_database t(url, 4);
+    auto db = t.open();
+    run(t.io, db.async_execute("INSERT INTO counter VALUES (1, 0)"));
+    auto holder = sh::connection::open(url, sh::open_mode::read_write, {}).value();
+    ASSERT_TRUE(holder.execute_script(t.schema.session_sql() +
+                                      "; BEGIN; UPDATE counter SET n = 100 WHERE id = 1"));
+    std::optional<sh::error_code> write_done, long_read_done;
+    db.async_execute("UPDATE counter SET n = n + 1 WHERE id = 1", {},
+                     [&](sh::error_code ec, sh::execute_result) { write_done = ec; });
+    db.async_query<int>("SELECT 1 FROM pg_sleep(4)", {},
+                        [&](sh::error_code ec, std::vector<int>) { long_read_done = ec; });
+    // Both are on the server: the update waits for the lock, the read sleeps.
+    auto admin = sh::connection::open(url, sh::open_mode::read_write, {}).value();
+    for (int i = 0;; ++i) {
+        ASSERT_LT(i, 1000) << "the write and the long read did not both reach the server";
+        auto busy = admin.query_one<std::int64_t>(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+            "(query LIKE 'SELECT 1 FROM pg_sleep(4)%' OR query LIKE 'UPDATE counter SET n = n + 1%')");
+        ASSERT_TRUE(busy) << admin.last_diagnostics().message;
+        if (busy.value().value_or(0) == 2)
+            break;
+        std::this_thread::sleep_for(10ms);
+    }
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(run(t.io, db.async_query<int>("SELECT CAST(? AS integer)", {i})), std::vector<int>{i});
+    EXPECT_FALSE(long_read_done.has_value()) << "the quick reads waited for the long one";
+    EXPECT_FALSE(write_done.has_value());
+    ASSERT_TRUE(holder.execute_script("COMMIT"));
+    run(t.io, sh::test::until(t.io, [&] { return write_done && long_read_done; }));
+    EXPECT_FALSE(*write_done) << write_done->message();
+    EXPECT_FALSE(*long_read_done) << long_read_done->message();
+    EXPECT_EQ(run(t.io, db.async_query<std::int64_t>("SELECT n FROM counter")),
+              std::vector<std::int64_t>{101});
+}
+
 // Every server process stopped (SIGSTOP): a write or a read under a deadline ends at it (plus
 // the grace a cancel request gets) while the server is still frozen, a cancellation never
 // blocks the caller's thread, and nothing unacknowledged is applied once the server runs again.

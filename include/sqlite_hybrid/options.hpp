@@ -108,7 +108,8 @@ struct database_options {
 
     // A user-supplied pool to run the connections on; null: the database owns a pool.
     boost::asio::thread_pool* pool = nullptr;
-    // Threads of the database's own pool; 0: one per connection.
+    // Threads of the database's own pool; 0: one per connection (on SQLite no more than the
+    // cores, at least two; on PostgreSQL, whose connections wait for the server, all of them).
     std::size_t pool_threads = 0;
 
     // Group commit bounds: jobs per transaction, and how long one transaction may hold the

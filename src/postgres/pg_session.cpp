@@ -112,7 +112,7 @@ void pg_session::interrupt() noexcept {
 }
 
 bool pg_session::should_give_up(std::uint64_t wait) noexcept {
-    return interrupted_wait_.load() == wait || !server_wait_scope::wanted();
+    return interrupted_wait_.load() == wait || !server_wait::wanted();
 }
 
 std::future<void> pg_session::send_cancel_request() {

@@ -5,28 +5,44 @@
 // the server takes: a frozen server never holds a caller past its cancellation.
 #pragma once
 
-#include <functional>
 #include <utility>
 
 namespace sqlite_hybrid::detail {
 
-class server_wait_scope {
+// The scope that is active on this thread, whatever its predicate.
+class server_wait {
 public:
-    explicit server_wait_scope(std::function<bool()> still_wanted)
-        : still_wanted_(std::move(still_wanted)), previous_(active_) {
+    // Outside every scope a wait is always wanted.
+    static bool wanted() { return active_ == nullptr || active_->ask_(active_->predicate_); }
+
+    server_wait(const server_wait&) = delete;
+    server_wait& operator=(const server_wait&) = delete;
+
+protected:
+    server_wait(const void* predicate, bool (*ask)(const void*))
+        : predicate_(predicate), ask_(ask), previous_(active_) {
         active_ = this;
     }
-    ~server_wait_scope() { active_ = previous_; }
-    server_wait_scope(const server_wait_scope&) = delete;
-    server_wait_scope& operator=(const server_wait_scope&) = delete;
-
-    // Outside every scope a wait is always wanted.
-    static bool wanted() { return active_ == nullptr || active_->still_wanted_(); }
+    ~server_wait() { active_ = previous_; }
 
 private:
-    std::function<bool()> still_wanted_;
-    server_wait_scope* previous_;
-    static inline thread_local server_wait_scope* active_ = nullptr;
+    const void* predicate_;
+    bool (*ask_)(const void*);
+    server_wait* previous_;
+    static inline thread_local server_wait* active_ = nullptr;
+};
+
+// Keeps its predicate in place: setting a scope allocates nothing on the path every job takes,
+// on either engine.
+template <class Predicate>
+class server_wait_scope : public server_wait {
+public:
+    explicit server_wait_scope(Predicate still_wanted)
+        : server_wait(&still_wanted_, [](const void* p) { return (*static_cast<const Predicate*>(p))(); }),
+          still_wanted_(std::move(still_wanted)) {}
+
+private:
+    Predicate still_wanted_;
 };
 
 } // namespace sqlite_hybrid::detail
