@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // core_bench: what the async layer costs and gains against the raw sqlite3 C API, measured in
 // the same run, on the same file, with the same pragmas (the library's defaults).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // log_bench: what logging into a log database costs, measured next to spdlog's own file sink in
 // the same run.
 //

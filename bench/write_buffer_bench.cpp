@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // write_buffer_bench: the write buffer against raw sqlite3, measured in the same run.
 //
 //   throughput  1M buffered upserts over 100k keys from 16 producer coroutines, end to end

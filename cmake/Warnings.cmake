@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Strict warnings for the project's own targets only (never for consumers).
 function(sqlite_hybrid_warnings target)
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Tutorial: open a database, write concurrently, read back, close.
 //
 //   ./01_tutorial [PATH]        (default: tutorial.db in the current directory)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The fuzz targets' assertion: a property that failed stops the run with what it was, so that
 // libFuzzer keeps the input.
 #pragma once

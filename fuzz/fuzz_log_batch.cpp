@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The log database's batch BLOBs as a query reads them back: arbitrary bytes (a damaged or
 // foreign file) end the reading cleanly and never crash, and whatever decodes encodes again into
 // a BLOB that decodes to the same entries, with a summary (count, time range, levels, loggers)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The text forms of the log viewer's filters (--since, --until, --level) and the JSON strings
 // it prints: arbitrary input must parse or be refused, never crash, and what parses must come
 // back the same through its printed form.

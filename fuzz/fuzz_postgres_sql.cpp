@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The SQL text the PostgreSQL backend rewrites and classifies: `?` placeholders become $n
 // outside literals, quoted names, comments and dollar quotes. On arbitrary text it must not
 // crash, a rewrite must be stable (rewriting its output changes nothing), every `?` it replaces

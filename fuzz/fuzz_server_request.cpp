@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The catalogue server's request parsing (examples/server): bytes as a client may send them go
 // through Beast's parser with the server's limits, then through the target and body parsing
 // the routes do. Nothing may crash, and what the parsers accept must be within the limits the

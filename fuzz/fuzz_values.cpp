@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Binding and reading values: arbitrary integers, doubles, text (NUL bytes and invalid UTF-8
 // included) and blobs, bound to a statement and read back, as dynamic values and as typed
 // columns. What goes in must come out (NaN excepted: SQLite binds it as NULL), and reading a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The write buffer's identifier checks: table, column and key names come from the input. A
 // write the buffer accepts must name a real table, real columns and a unique key (SQLite's
 // names fold ASCII case only), and flushing what it accepted must never fail: names that are

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSL-1.0
 # Builds the fuzz targets with clang, ASan and UBSan, then runs each one for SECONDS (default 60)
 # from the committed corpus. New interesting inputs go to a scratch directory (copy the good ones
 # into fuzz/corpus/<target>/ by hand); each target's output goes to BUILD/<target>.log; a failing

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # README command 1: install what is missing, build the release preset and run the main job:
 # `sqlh bench`, the contention benchmark on a local SQLite file (arguments go to it; see
 # docs/cli.md). The other benchmarks (core_bench, write_buffer_bench, log_bench) are built next

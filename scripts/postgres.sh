@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # A throwaway PostgreSQL cluster (Debian's postgresql package) for the tests and benchmarks.
 #   scripts/postgres.sh start DIR   starts one with its files in DIR, prints its URL
 #   scripts/postgres.sh restart DIR restarts it (fast shutdown: sessions are ended, nothing

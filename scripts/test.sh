@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # README command 2: install what is missing, build the default preset and pass every test.
 # Usage: scripts/test.sh [PRESET]   (default, debug, asan, tsan, release)
 # The PostgreSQL tests run against a throwaway cluster started here and stopped at the end.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "database_impl.hpp"
 #include "postgres/pg_statement_guard.hpp"
 #include "postgres/pg_wait_scope.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The machinery behind `database`: the writer with its queue and group commit, the readers
 // with theirs, routing, checkpoints, metrics and the close sequence.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <sqlite_hybrid/database_url.hpp>
 
 #include "database_url_secrets.hpp"

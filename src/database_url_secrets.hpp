@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Keeping passwords out of messages: libpq's own errors may quote a connection string's parts
 // (a broken %-escape in a password, for one).
 #pragma once

@@ -1,8 +1,11 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <sqlite_hybrid/detail/job.hpp>
 #include <sqlite_hybrid/error.hpp>
+#include <sqlite_hybrid/with_diagnostics.hpp>
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <exception>
 #include <string>
 
@@ -263,11 +266,29 @@ bool is_lock_error(const error_code& ec) noexcept {
            sqlite_code_matches(ec.value(), condition::lock_error);
 }
 
+boost::system::system_error error_with_diagnostics::with_text(error_code ec, const diagnostics& d) {
+    std::string text = d.message == ec.message() ? std::string() : d.message;
+    if (!d.sql.empty()) {
+        constexpr std::size_t shown = 80; // the start says which statement; the offset, where
+        std::size_t cut = std::min(d.sql.size(), shown);
+        while (cut < d.sql.size() && cut > 0 && (static_cast<unsigned char>(d.sql[cut]) & 0xC0) == 0x80)
+            --cut; // not inside a UTF-8 sequence
+        text += text.empty() ? "(" : " (";
+        if (d.error_offset >= 0)
+            text += "at offset " + std::to_string(d.error_offset) + " ";
+        text += "in '" + d.sql.substr(0, cut) + (cut < d.sql.size() ? "...')" : "')");
+    }
+    return text.empty() ? system_error(ec) : system_error(ec, text);
+}
+
 namespace detail {
 
 error_code error_from_current_exception(diagnostics& diag) noexcept {
     try {
         throw;
+    } catch (const error_with_diagnostics& e) { // rethrown by the job: it knows more
+        diag = e.get_diagnostics();
+        return e.code();
     } catch (const boost::system::system_error& e) {
         return e.code(); // the connection's diagnostics say more than what() would
     } catch (const std::exception& e) {

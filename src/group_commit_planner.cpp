@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "group_commit_planner.hpp"
 
 #include <cassert>

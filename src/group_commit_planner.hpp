@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The decisions of group commit, apart from SQLite, threads and Asio: which step the writer
 // takes next in a group's transaction, and what each job of the group is told. The writer runs
 // the steps and reports what it saw; the planner never touches a connection, so every path

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <sqlite_hybrid/logger.hpp>
 
 #include <spdlog/spdlog.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The live counters behind metrics_snapshot: atomics on the hot paths, a mutex for the rare ones.
 #pragma once
 

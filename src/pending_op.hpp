@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // One operation between its start and its completion, and the batching of completions back to
 // the callers' executors (one post per run of operations that share an executor).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <sqlite_hybrid/lock_metrics.hpp>
 #include <sqlite_hybrid/retry.hpp>
 

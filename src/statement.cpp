@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "postgres/pg_cursor.hpp"
 #include "statement_cache.hpp"
 

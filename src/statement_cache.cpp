@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "statement_cache.hpp"
 
 namespace sqlite_hybrid::detail {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The connection's LRU cache of prepared statements. A statement handed out is marked in use
 // until it comes back, so eviction never finalises a statement someone holds.
 #pragma once

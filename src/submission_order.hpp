@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Writes enter the writer's queue in the order they were submitted. A statement routed for the
 // first time is prepared on a reader before anyone knows whether it writes; it takes a ticket
 // when it is submitted, and the writes submitted after it wait here until it has settled: as a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // An operation holds its handler's executor's outstanding work from its start until its handler
 // has run, as Asio's own operations do: an io_context never stops with one of the library's
 // completions still on its way.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Transactions belong to the library. On the SQLite connections a database owns, this runs the
 // library's own BEGIN / COMMIT / ROLLBACK / SAVEPOINT statements (prepared once, outside the
 // connection's statement cache, so that a caller's "COMMIT" never finds one of them there), and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The shared API on both engines: the same calls and the same portable SQL against an SQLite
 // file and a PostgreSQL server.
 #include "support/postgres.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The synchronous layer: opening, pragmas, statements, binding, reading and bad input.
 #include "support/temp_dir.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Lock contention between real processes: a helper process holds the write lock, or several
 // processes write at once.
 #include "helper/migrations.hpp"

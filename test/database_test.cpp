@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: BSL-1.0
 // The asynchronous database: threads, routing, snapshots, errors and completion tokens.
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
 
 #include <sqlite_hybrid/as_result.hpp>
 #include <sqlite_hybrid/database.hpp>
+#include <sqlite_hybrid/with_diagnostics.hpp>
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +13,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <exception>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -277,14 +281,14 @@ TEST(Database, OpenFailuresAreClear) {
     sh::database_options quiet;
     quiet.log = sh::null_logger();
     auto r = run(io, sh::database::async_open(io.get_executor(), "/nonexistent-dir/x.db", quiet,
-                                              &diag, sh::as_result));
+                                              diag, sh::as_result));
     EXPECT_EQ(r.error(), sh::condition::cannot_open);
     EXPECT_FALSE(diag.message.empty());
 
     temp_dir dir;
     { std::ofstream(dir.file("junk.db")) << std::string(4096, 'j'); }
     auto junk = run(io, sh::database::async_open(io.get_executor(), dir.file("junk.db"), quiet,
-                                                 &diag, sh::as_result));
+                                                 diag, sh::as_result));
     EXPECT_EQ(junk.error(), sh::condition::corrupt);
     EXPECT_NE(diag.message.find("not a database"), std::string::npos) << diag.message;
 }
@@ -312,7 +316,7 @@ TEST(Database, FailingMigrationLeavesNothingApplied) {
     o.log = sh::null_logger();
     o.migrations = {"CREATE TABLE a(x)", "CREATE TABLE oops(", "CREATE TABLE c(x)"};
     sh::diagnostics diag;
-    auto r = run(io, sh::database::async_open(io.get_executor(), dir.file("m.db"), o, &diag,
+    auto r = run(io, sh::database::async_open(io.get_executor(), dir.file("m.db"), o, diag,
                                               sh::as_result));
     EXPECT_EQ(r.error(), sh::errc::migration_failed);
     EXPECT_NE(diag.message.find("step 2"), std::string::npos) << diag.message;
@@ -372,3 +376,77 @@ TEST(Database, CheckpointsLetTheWalStartOver) {
 }
 
 } // namespace
+
+// ---- errors that explain themselves --------------------------------------------------------
+
+// What a co_await throws by default: the database's own message, where in which statement, and
+// the code, all in what(); the whole diagnostics on the exception.
+template <class T> sh::error_with_diagnostics thrown_by(asio::io_context& io, awaitable<T> op) {
+    try {
+        run(io, std::move(op));
+    } catch (const sh::error_with_diagnostics& e) {
+        std::printf("[ what()   ] %s\n", e.what());
+        return e;
+    }
+    ADD_FAILURE() << "nothing was thrown";
+    return sh::error_with_diagnostics(sh::error_code(), {});
+}
+
+TEST(DatabaseErrors, ACoAwaitThrowsTheDatabasesOwnMessageWithTheStatement) {
+    temp_dir dir;
+    asio::io_context io;
+    sh::database_options o;
+    o.migrations = {"CREATE TABLE items(id INTEGER PRIMARY KEY, sku TEXT UNIQUE, price INTEGER)"};
+    auto db = open_database(io, dir.file("e.db"), o);
+    run(io, db.async_execute("INSERT INTO items(sku, price) VALUES ('a1', 5)"));
+
+    auto no_table = thrown_by(io, db.async_execute("INSERT INTO nosuch VALUES(1)"));
+    EXPECT_EQ(no_table.code(), sh::make_sqlite_error(SQLITE_ERROR));
+    EXPECT_NE(std::string(no_table.what()).find("no such table: nosuch"), std::string::npos);
+    EXPECT_NE(std::string(no_table.what()).find("in 'INSERT INTO nosuch VALUES(1)'"), std::string::npos);
+    EXPECT_EQ(no_table.get_diagnostics().message, "no such table: nosuch");
+
+    auto duplicate = thrown_by(io, db.async_execute("INSERT INTO items(sku, price) VALUES (?, 1)", sh::args("a1")));
+    EXPECT_EQ(duplicate.code(), sh::condition::unique_violation);
+    EXPECT_NE(std::string(duplicate.what()).find("UNIQUE constraint failed: items.sku"), std::string::npos);
+
+    auto wrong_type = thrown_by(io, db.async_query<std::int64_t>("SELECT sku FROM items"));
+    EXPECT_EQ(wrong_type.code(), sh::errc::type_mismatch);
+    EXPECT_NE(std::string(wrong_type.what()).find("column 0 ('sku') holds text, read as integer"),
+              std::string::npos);
+
+    // Still a system_error for code that catches those; a caller's own diagnostics are filled too.
+    sh::diagnostics mine;
+    EXPECT_THROW(run(io, db.async_execute("SELEKT 1", {}, mine)), boost::system::system_error);
+    EXPECT_NE(mine.message.find("syntax error"), std::string::npos) << mine.message;
+
+    run(io, db.async_close());
+    auto closed = thrown_by(io, db.async_execute("SELECT 1"));
+    EXPECT_EQ(closed.code(), sh::errc::closed);
+    EXPECT_EQ(std::string(closed.what()).find("closed: "), std::string::npos) << "said twice";
+}
+
+TEST(DatabaseErrors, WithDiagnosticsGivesAnyTokenTheSameException) {
+    temp_dir dir;
+    asio::io_context io;
+    auto db = open_database(io, dir.file("e.db"), {});
+    std::exception_ptr error;
+    bool called = false;
+    db.async_execute("INSERT INTO nosuch VALUES(1)", {},
+                     sh::with_diagnostics([&](std::exception_ptr e, sh::execute_result) {
+                         called = true;
+                         error = e;
+                     }));
+    run(io, sh::test::until(io, [&] { return called; }));
+    ASSERT_TRUE(error);
+    try {
+        std::rethrow_exception(error);
+    } catch (const sh::error_with_diagnostics& e) {
+        EXPECT_NE(std::string(e.what()).find("no such table: nosuch"), std::string::npos);
+    }
+    // Opening: the reason and the file.
+    sh::database_options o;
+    o.migrations = {"CREATE TABLE t(x)", "CREATE TABLE t(x)"};
+    auto failed_open = thrown_by(io, sh::database::async_open(io.get_executor(), dir.file("m.db"), o));
+    EXPECT_NE(std::string(failed_open.what()).find("table t already exists"), std::string::npos);
+}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Every caller gets its own true answer: a job's function runs once, a job's error is its own,
 // and transactions belong to the library (named for the behaviour each test proves).
 #include "support/run.hpp"

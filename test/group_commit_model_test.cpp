@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Group commit against its model: each job alone, in queue order, in its own transaction.
 // Thousands of generated job sequences (inserts that collide, NOT NULL violations, OR ROLLBACK,
 // OR FAIL over two rows, RAISE(ROLLBACK) and RAISE(FAIL) triggers, deferred foreign keys left

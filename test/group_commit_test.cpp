@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Group commit: queued writes share one transaction, each isolated in its own savepoint.
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"

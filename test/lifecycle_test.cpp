@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Cancellation, closing, destruction and many threads at once.
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"

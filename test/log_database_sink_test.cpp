@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The spdlog sink: through a plain spdlog::logger next to its other sinks, with spdlog's levels,
 // patterns and source locations; and the recursion guard when the log database's own messages
 // are routed into the same logger.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The log database: columns and schema, concurrency and order, flushing, stopping, the bounded
 // buffer's drop policy, retention, failures (full, locked, unopenable files), refused paths and
 // the recursion guard.

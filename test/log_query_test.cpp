@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Reading logs: filters, order and limit; following new entries, with cancellation; the same on
 // a plain database opened on a log file; and the text forms (durations, times, levels, JSON).
 #include "support/log_database_helpers.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Several processes opening the same new file at the same moment.
 #include "helper/migrations.hpp"
 #include "support/process.hpp"

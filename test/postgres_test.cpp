@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What only PostgreSQL has: a server that drops connections, serialization failures, wrong
 // passwords and unreachable hosts, SQL that reads but writes, and the URL forms.
 #include "support/postgres.hpp"
@@ -305,7 +306,7 @@ TEST(Postgres, AWrongPasswordFailsQuicklyAndSaysWhy) {
     asio::io_context io;
     sh::diagnostics why;
     const auto started = std::chrono::steady_clock::now();
-    auto r = run(io, sh::database::async_open(io.get_executor(), wrong, {}, &why, sh::as_result));
+    auto r = run(io, sh::database::async_open(io.get_executor(), wrong, {}, why, sh::as_result));
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
     ASSERT_TRUE(r.has_error());
     EXPECT_EQ(r.error(), sh::condition::cannot_open);
@@ -318,7 +319,7 @@ TEST(Postgres, NoErrorOrPathEverShowsAPassword) {
     asio::io_context io;
     sh::diagnostics why;
     const std::string bad = "postgresql://u:Sekr3t%zz@127.0.0.1:1/d";
-    auto r = run(io, sh::database::async_open(io.get_executor(), bad, {}, &why, sh::as_result));
+    auto r = run(io, sh::database::async_open(io.get_executor(), bad, {}, why, sh::as_result));
     ASSERT_TRUE(r.has_error());
     EXPECT_EQ(why.message.find("Sekr3t"), std::string::npos) << why.message;
     EXPECT_NE(why.message.find("percent"), std::string::npos) << why.message;
@@ -342,7 +343,7 @@ TEST(Postgres, AnUnreachableServerFailsQuicklyAndSaysWhy) {
     // Port 1 on loopback: nothing listens, the connection is refused at once. A blackholed
     // address would wait for connect_timeout.
     auto r = run(io, sh::database::async_open(io.get_executor(), "postgresql://sqlh@127.0.0.1:1/sqlh",
-                                              o, &why, sh::as_result));
+                                              o, why, sh::as_result));
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
     ASSERT_TRUE(r.has_error());
     EXPECT_EQ(r.error(), sh::condition::cannot_open);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The Prometheus text exposition of the library's metrics: exact lines for known values, and
 // output that a strict reader of the format accepts.
 #include "server/prometheus_lint.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // with_retry as a combinator: which errors it retries, how it backs off, when it gives up.
 // The operations here are plain Asio operations that complete with a chosen code; the tests
 // against real lock contention between processes are in contention_test.cpp.

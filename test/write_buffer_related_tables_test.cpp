@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The write buffer over tables that reference each other (foreign keys on, the default): the
 // order of a flush, rows deleted and written again, cycles refused, and the buffer against its
 // model. The model applies each write, as it is accepted, with plain SQL to a second file; the

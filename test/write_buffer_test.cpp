@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The write buffer: coalescing, flushing, failures kept or buried, bad names, backpressure.
 #include "support/process.hpp"
 #include "support/run.hpp"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSL-1.0
 # The multi-process soak (not in CI): sqlh bench's mixed workload under the hybrid strategy over
 # 4 processes for SECONDS (default 600), while another process takes the write lock at random
 # moments for up to 8 s, now and then past the 5 s deadline of the API writes. Then checks:

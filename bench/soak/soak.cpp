@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A long run of every part at once, checking as it goes that nothing is lost and nothing grows
 // without bound: group-commit writers, readers, a write buffer and a log database on one
 // io_context. Not part of CI: CMakeLists.txt in this folder says how to build it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What the benchmarks' command lines share: options given as "--name value" pairs, numbers
 // checked, and one shape of main(): --help prints the usage and exits 0, a usage error prints it
 // and exits 2, any other failure its message and exits 1.

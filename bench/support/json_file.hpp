@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A benchmark's figures written to a JSON file (--json FILE).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A fresh directory for a benchmark's files (databases, -wal/-shm, children's results),
 // removed with everything in it when done.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What a worker's request handlers share: the stores, the log database, the worker's logger.
 #pragma once
 

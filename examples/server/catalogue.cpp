@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "catalogue.hpp"
 
 #include <sqlite_hybrid/as_result.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The catalogue on one SQLite file: items created and changed by immediate writes (with_retry,
 // a deadline per request), read from the reader pool.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // One HTTP/1.1 connection: requests read with bounded headers and body and a timeout, answered
 // in order, kept alive until the client, a timeout or a stop closes it.
 #pragma once

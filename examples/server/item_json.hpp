@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Items as JSON: reading a client's body (with the reason when it is not acceptable) and
 // writing the stored item back.
 #pragma once

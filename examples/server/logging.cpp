@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "logging.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>

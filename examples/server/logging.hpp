@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Where the server's messages go: stderr always (stdout carries the "listening on" line), and in
 // a worker also the log database, through its spdlog sink.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // catalogue_server: an HTTP/1.1 catalogue service on one SQLite file, served by several worker
 // processes that share the port and the database (docs/server.md).
 //
@@ -8,8 +9,11 @@
 #include "server_options.hpp"
 #include "supervisor.hpp"
 
+#include <sqlite_hybrid/version.hpp>
+
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <string>
 
 namespace {
 
@@ -49,6 +53,12 @@ int main(int argc, char** argv) {
     cli.add_option("--max-header-bytes", o.max_header_bytes)->capture_default_str();
     cli.add_option("--max-header-fields", o.max_header_fields)->capture_default_str();
     cli.add_option("--max-connections", o.max_connections, "per worker")->capture_default_str();
-    CLI11_PARSE(cli, argc, argv);
+    cli.set_version_flag("--version", std::string("catalogue_server ") + sqlite_hybrid::version());
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version end here too, with status 0; a bad option is a usage error (2).
+        return cli.exit(e) == 0 ? 0 : 2;
+    }
     return catalogue::run_supervisor(o);
 }

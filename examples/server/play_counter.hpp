@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Play counters through the write buffer.
 //
 // The buffer coalesces writes to one row with "newest wins", so it cannot add increments up.

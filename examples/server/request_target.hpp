@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The parts of a request target the routes read: path segments and decoded query parameters.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The catalogue's HTTP endpoints (docs/server.md lists them with their answers).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What the catalogue server is told on its command line (main.cpp parses it).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The parent process: holds the port, starts the workers, announces the address once all of
 // them listen, forwards SIGTERM/SIGINT to them and exits with their verdict.
 #pragma once

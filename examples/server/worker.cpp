@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "worker.hpp"
 
 #include "app.hpp"
@@ -90,7 +91,7 @@ asio::awaitable<int> serve(const server_options& o, const worker_identity& id,
     sh::database_options dbo;
     dbo.migrations = catalogue_store::migrations();
     sh::diagnostics diag;
-    auto opened = co_await sh::database::async_open(ex, o.database, dbo, &diag, sh::as_result);
+    auto opened = co_await sh::database::async_open(ex, o.database, dbo, diag, sh::as_result);
     if (!opened) {
         log.critical("cannot open {}: {} {}", o.database, opened.error().message(), diag.message);
         co_return 1;

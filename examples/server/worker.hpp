@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // One worker process: opens the database, the log database and the play buffer, listens on the
 // shared port (SO_REUSEPORT), serves until SIGTERM or SIGINT, then stops gracefully.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A completion-token adapter: `co_await op(..., as_result)` yields result<T> instead of
 // throwing; `as_result(token)` adapts any other token the same way.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A synchronous connection to SQLite (one thread at a time: it is opened SQLITE_OPEN_NOMUTEX)
 // or to PostgreSQL (libpq), with one API for both. The database runs each connection on its
 // own strand; job functions receive it by reference.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The asynchronous database: one writer connection and N read-only readers, each on its own
 // strand of a thread pool. Every async_* takes an Asio completion token; the default token
 // makes it co_await-able in an asio::awaitable. Handlers run on the caller's executor.
@@ -10,6 +11,7 @@
 #include <sqlite_hybrid/metrics.hpp>
 #include <sqlite_hybrid/options.hpp>
 #include <sqlite_hybrid/value.hpp>
+#include <sqlite_hybrid/with_diagnostics.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -23,7 +25,8 @@ namespace sqlite_hybrid {
 
 namespace asio = boost::asio;
 
-using default_token = asio::use_awaitable_t<>;
+// co_await-able; an error is thrown as error_with_diagnostics (with_diagnostics.hpp).
+using default_token = with_diagnostics_t<asio::use_awaitable_t<>>;
 
 namespace detail {
 class database_impl;
@@ -45,20 +48,14 @@ public:
     template <class Token = default_token>
     static auto async_open(executor_type ex, std::string path, database_options options,
                            Token&& token = {}) {
-        return async_open(std::move(ex), std::move(path), std::move(options), nullptr,
-                          std::forward<Token>(token));
+        return open_with(std::move(ex), std::move(path), std::move(options), nullptr,
+                         std::forward<Token>(token));
     }
     template <class Token = default_token>
     static auto async_open(executor_type ex, std::string path, database_options options,
-                           diagnostics* diag, Token&& token = {}) {
-        return asio::async_initiate<Token, void(error_code, database)>(
-            [](auto handler, executor_type ex, std::string path, database_options options,
-               diagnostics* diag) {
-                start_open(std::move(ex), std::move(path), std::move(options), diag,
-                           asio::any_completion_handler<void(error_code, database)>(
-                               std::move(handler)));
-            },
-            token, std::move(ex), std::move(path), std::move(options), diag);
+                           diagnostics& diag, Token&& token = {}) {
+        return open_with(std::move(ex), std::move(path), std::move(options), &diag,
+                         std::forward<Token>(token));
     }
 
     // fn(connection&) runs on a reader, inside one read transaction (a consistent snapshot).
@@ -141,12 +138,27 @@ public:
 private:
     explicit database(std::shared_ptr<detail::database_impl> impl) noexcept;
 
+    template <class Token>
+    static auto open_with(executor_type ex, std::string path, database_options options,
+                          diagnostics* diag, Token&& token) {
+        return asio::async_initiate<Token, void(error_code, database)>(
+            [](auto handler, executor_type ex, std::string path, database_options options,
+               diagnostics* diag) {
+                diag = detail::diagnostics_target(handler, diag);
+                start_open(std::move(ex), std::move(path), std::move(options), diag,
+                           asio::any_completion_handler<void(error_code, database)>(
+                               std::move(handler)));
+            },
+            token, std::move(ex), std::move(path), std::move(options), diag);
+    }
+
     template <class Fn, class Token>
     auto initiate(detail::job_kind kind, Fn fn, diagnostics* diag, Token&& token) {
         using job_type = detail::typed_job<std::decay_t<Fn>>;
         return asio::async_initiate<Token, typename job_type::signature>(
             [](auto handler, std::shared_ptr<detail::database_impl> impl, detail::job_kind kind,
                std::decay_t<Fn> fn, diagnostics* diag) {
+                diag = detail::diagnostics_target(handler, diag);
                 auto deliver = [](auto&& h, error_code ec, detail::job_ptr j) {
                     job_type::deliver(std::move(h), ec, std::move(j));
                 };

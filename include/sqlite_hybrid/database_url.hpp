@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Where a database lives: an SQLite file or a PostgreSQL server, told apart by the text that
 // names it, so that moving an application means changing that text.
 //   app.db, /var/lib/app.db, file:app.db?mode=ro, sqlite:///var/lib/app.db, sqlite:app.db

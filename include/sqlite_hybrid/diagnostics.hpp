@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What an error code cannot say: SQLite's message and the offset of the error in the SQL.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Error codes: one category for SQLite result codes (extended codes kept), one for PostgreSQL
 // SQLSTATEs, one for the library's own failures, and portable conditions that group them.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Counters of lock contention: lock errors seen, retries made, operations given up, and how
 // long operations waited for a lock (a histogram). One process-wide set, and optional ones per
 // retry policy.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Application logs in a SQLite file of their own, away from the main database: log() only
 // buffers; a flusher coroutine writes batches, one transaction each, on a timer or as soon as a
 // batch is full; retention deletes old entries in small chunks; failures are counted and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Counters of a log database: what was logged, written, dropped and why, failures, retention.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Settings of a log database: buffering, flushing, retention, limits, and the underlying
 // database's own options.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // An spdlog sink into a log database, next to a logger's other sinks:
 //
 //   auto sink = std::make_shared<sh::log_database_sink_mt>(logs.writer());

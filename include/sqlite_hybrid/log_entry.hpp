@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // One application log record as the log database stores it, the structured key/values a caller
 // attaches to it (stored as a JSON object), and the names of levels and times as text.
 #pragma once

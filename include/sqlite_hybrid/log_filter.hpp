@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Which log entries a query or a follow returns, and the parsing of the text forms a command
 // line gives them ("--since 10m", "--level warn").
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Reading a log file: a filtered query, newest or oldest first, and a follow that completes once
 // new entries exist. Both run on any `database` opened on a log file, so that a viewer needs no
 // log_database (and writes nothing); log_database offers the same through its own file.

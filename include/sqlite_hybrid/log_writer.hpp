@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The non-blocking entry point of a log database: log() copies the entry into a bounded
 // in-memory buffer and returns; it never waits for I/O and never throws. Cheap to copy, safe from
 // any thread, and it may outlive its log_database and the io_context that ran it: once that has

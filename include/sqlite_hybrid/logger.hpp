@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The logger hook: the library reports through a plain callable and depends on no logging API.
 #pragma once
 

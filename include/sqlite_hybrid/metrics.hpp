@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A snapshot of what a database has done: plain numbers, cheap to copy and to render.
 #pragma once
 

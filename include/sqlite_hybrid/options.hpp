@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Settings for connections and databases, with the defaults the design asks for.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The library's metrics in the Prometheus text exposition format (version 0.0.4), for a
 // server's /metrics endpoint:
 //

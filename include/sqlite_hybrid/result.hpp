@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Results of synchronous calls: a value or an error_code (Boost.Outcome).
 #pragma once
 

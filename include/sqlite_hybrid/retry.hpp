@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // with_retry: re-runs an asynchronous operation that failed with a lock error (SQLITE_BUSY,
 // SQLITE_LOCKED and their extended codes), after a backoff waited on a steady_timer of the
 // caller's executor, bounded by a number of retries and an overall deadline.

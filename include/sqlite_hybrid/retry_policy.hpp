@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // How with_retry waits between attempts, and what it reports when it gives up.
 #pragma once
 

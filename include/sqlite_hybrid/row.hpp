@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Reading columns into C++ types, and whole rows into tuples, scalars or described structs.
 //
 // A struct becomes a row type by listing its members in column order:

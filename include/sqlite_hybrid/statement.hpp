@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A prepared statement: typed binding (by index, by name, variadic) and stepping through rows.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A dynamically typed SQLite value: what parameters are bound from and rows can be read into.
 #pragma once
 

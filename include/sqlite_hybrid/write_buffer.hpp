@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The write buffer: background workers hand rows to RAM in about a microsecond; a flusher
 // coroutine writes them through the database's writer in batches. Writes to the same row
 // (table and key) coalesce while they wait. Nothing accepted is dropped: a failed flush keeps its

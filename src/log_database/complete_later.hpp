@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Completing a stored handler from outside the call that started its operation: posted to an
 // I/O executor first (an any_completion_executor cannot be posted to), then dispatched to the
 // handler's own executor, as Asio's composed operations do.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The binary form of a batch of log entries, one `entries` BLOB of a `log_batches` row, and what
 // the row's other columns say about it (time range, levels, loggers).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The log database's bounded buffer: entries leave in the order they arrived; when it is full,
 // the lowest level present loses its oldest entry (or the newcomer goes, when its level is
 // lower than everything buffered). Not synchronised: its owner holds a mutex.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The log database's handles: log_database (which owns the flusher's lifetime) and log_writer
 // (the copyable entry point the spdlog sink holds).
 #include "complete_later.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <sqlite_hybrid/log_database_options.hpp>
 
 namespace sqlite_hybrid {

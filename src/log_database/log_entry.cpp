@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Level names and times as text, for log entries.
 #include <sqlite_hybrid/log_entry.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The text forms of a log filter's times: "10m" back from now, or a UTC date and time.
 #include <sqlite_hybrid/log_filter.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The JSON text of a log entry's key/values. Written by hand: the core library does not depend
 // on a JSON library, and a flat object of scalars is all it needs.
 #include <sqlite_hybrid/log_entry.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "log_path.hpp"
 
 #include <sqlite_hybrid/database_url.hpp>

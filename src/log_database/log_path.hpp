@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Which files may hold a log database: never the main database (nor its -wal, -shm or -journal
 // file), and not an in-memory or private temporary database unless a test says so.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Queries and follows over a log file: the batches a filter reads, the entries it keeps from
 // them in its order, and the follow's poll loop.
 #include "complete_later.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The log file's layout and the statements the log database runs on it: migrations under
 // PRAGMA user_version (and the conversion of the first layout's rows), batch inserts, chunked
 // retention deletes and incremental vacuum.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "log_state.hpp"
 
 #include "complete_later.hpp"
@@ -319,7 +320,7 @@ log_state::awaitable<error_code> log_state::open_file(std::shared_ptr<database>&
     };
     create_log_file(path_); // does something only when the file does not exist yet
     auto [ec, db] =
-        co_await database::async_open(ex_, path_, std::move(settings), &diag, use_tuple);
+        co_await database::async_open(ex_, path_, std::move(settings), diag, use_tuple);
     if (ec)
         co_return ec;
     // A pointer: a capture with a destructor meets GCC 12's double destruction of lambdas in a

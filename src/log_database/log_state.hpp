@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The machinery behind `log_database`: the bounded buffer that log() fills from any thread, and
 // the flusher, one coroutine on a strand of the caller's executor, that opens the file (the file
 // work itself on the log database's pool), writes batches, runs retention chunk by chunk, reports

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A statement's state on PostgreSQL: its prepared statement, the values bound to it, and
 // the rows of its last run with the row being read.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "pg_session.hpp"
 
 #include "../database_url_secrets.hpp"

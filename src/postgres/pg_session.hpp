@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // One libpq connection: connecting (and reconnecting with backoff after the server dropped
 // it), prepared statements by SQL text, running them, and errors as SQLSTATE codes with the
 // server's message in the diagnostics. Used on one strand at a time, like a SQLite handle.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Reading SQL text for PostgreSQL without a parser: literals, quoted names, comments and
 // dollar-quoted bodies are skipped, the rest is looked at word by word.
 #pragma once

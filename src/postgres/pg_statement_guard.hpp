@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Transaction control belongs to the library on PostgreSQL too. PostgreSQL has no authorizer:
 // while a caller's job runs, the statements it prepares or runs as a script are classified by
 // their first words (outside literals and comments) before they reach the server. BEGIN,

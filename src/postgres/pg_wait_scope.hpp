@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Who still waits for what the server is doing. The database sets a scope on the thread that
 // talks to the server, around the waits it makes for jobs: connecting for a batch, a group's
 // BEGIN, a job's statements. A wait whose scope says nobody wants its answer any more (every

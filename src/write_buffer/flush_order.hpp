@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The order a flush writes tables in, so that enforced foreign keys hold after every statement:
 // a referenced table's upserts and updates before those of the tables that reference it, and
 // deletes the other way round, after every upsert and update. Tables that foreign keys leave

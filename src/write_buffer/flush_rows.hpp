@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Writing pending rows on the writer connection: statements built from the checked, quoted
 // names of each (table, column set), values always bound. Runs of upserts with the same
 // columns go in multi-row INSERTs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The rows waiting in RAM, coalesced by (table, key): a later write to a pending row merges into
 // it, so that flushing the merged row leaves the table as applying every write in order would.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Pending rows keep their values packed in one string (a tag byte, then 8 bytes for numbers or
 // a 4-byte length and the bytes for text and blobs): one allocation per row instead of one per
 // value, which is what keeps a pending row small.

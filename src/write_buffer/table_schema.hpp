@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The live schema as the write buffer checks it: which tables and columns exist, and which
 // column sets are unique keys. Names are matched as SQLite matches them (ASCII case-insensitive)
 // and always written back in their canonical spelling, quoted.

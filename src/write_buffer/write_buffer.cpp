@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Accepting writes, waiting writers, schema refreshes, starting and stopping. The flusher is in
 // write_buffer_flush.cpp.
 #include "write_buffer_impl.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The flusher: a coroutine on the buffer's strand that takes the pending rows and writes them
 // through the database's writer, chunk after chunk.
 #include "write_buffer_impl.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The write buffer's machinery: accepting writes (any thread, under one mutex), the flusher
 // coroutine on a strand, waiting writers, schema refreshes, stopping.
 #pragma once

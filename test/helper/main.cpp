@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A separate process for the cross-process tests:
 //   test_helper migrate DB START_MS   open DB with the shared migrations at START_MS (epoch ms)
 //   test_helper hold-lock DB HOLD_MS  take the write lock (BEGIN IMMEDIATE), say "locked", hold it
@@ -45,7 +46,7 @@ int migrate(const std::string& path, long long start_ms) {
     o.migrations = sh::test::shared_migrations();
     o.log = sh::null_logger();
     sh::diagnostics diag;
-    auto f = sh::database::async_open(io.get_executor(), path, o, &diag, asio::use_future);
+    auto f = sh::database::async_open(io.get_executor(), path, o, diag, asio::use_future);
     io.run();
     try {
         auto db = f.get();

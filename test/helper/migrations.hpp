@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The migrations that the cross-process tests apply from several processes at once. Every
 // step records itself, so a step that ran twice shows.
 #pragma once

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: BSL-1.0
 // Uses the installed package: opens a database, writes, reads back, prints the count.
 #include <sqlite_hybrid/database.hpp>
+#include <sqlite_hybrid/version.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,6 +29,6 @@ int main(int argc, char** argv) {
         },
         asio::detached);
     io.run();
-    std::printf("rows=%d\n", rows);
+    std::printf("rows=%d sqlite_hybrid %s\n", rows, sqlite_hybrid::version());
     return rows == 1 ? 0 : 1;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // I/O faults while checkpoints copy the WAL into the database file, and while closing (the last
 // connection checkpoints and removes the WAL). A failed checkpoint must not cost a committed
 // write: the WAL still holds it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 //   reliability_child crash-writer DB RUN   see crash_writer()
 //   reliability_child malloc-faults DIR     see malloc_faults()
 #include "reliability/child_modes.hpp"

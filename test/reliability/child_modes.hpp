@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The modes of reliability_child, a process of its own for what a test process cannot do to
 // itself: configure SQLite's allocator before SQLite starts, or be SIGKILLed mid-write.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // SIGKILL at a random moment: a child writes through group commit and a write buffer and says
 // on its stdout what the library acknowledged; the test kills it, reopens the file and checks
 // that everything acknowledged (or reported flushed) is there, that no job is half there and

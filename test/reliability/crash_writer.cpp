@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The child the crash test SIGKILLs: group-commit writers and a write buffer on one database,
 // each fact that must survive printed (and flushed to the pipe) only once the library said so.
 #include "reliability/child_modes.hpp"

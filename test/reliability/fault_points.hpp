@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // SQLite's method for I/O error paths: run an operation with its 1st, 2nd, 3rd ... I/O failing
 // until it runs without reaching a fault, and check what is left after each point.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What the fuzz targets (fuzz/) found, kept as tests: the write buffer's check of the names a
 // write gives, and the text forms of log times.
 #include "support/run.hpp"

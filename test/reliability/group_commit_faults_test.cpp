@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // I/O faults during a group commit: several concurrent writes through one database share one
 // transaction, and its Nth I/O fails. Each caller gets a clear answer, a job's rows are all there
 // or none, acknowledged jobs are durable, the file stays sound and later writes go through.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A child process whose standard output the test reads line by line, and which is SIGKILLed at
 // a chosen moment, or at the latest when its time limit is up (a hung child then fails its test
 // instead of blocking the run). Never signals a process it has already reaped.

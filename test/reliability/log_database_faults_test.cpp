@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // I/O faults while the log database writes (and while it opens its file). Logging never fails
 // the caller: a failed batch stays buffered, the flush that hit the fault says so, and once the
 // faults stop every entry is written exactly once.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // SQLite's allocations failing, one at a time (N = 1, 2, ...) or from the Nth on, during group
 // commits and opens. The allocator can only be replaced before SQLite initializes, hence a
 // process of its own. Checks: every caller gets an answer (success or an error with a message),
@@ -204,7 +205,7 @@ void open_fresh(const std::string& dir, bool persistent, scenario_result& out) {
         auto options = schema();
         diagnostics diag;
         arm(n, persistent);
-        auto r = run(io, database::async_open(io.get_executor(), path, options, &diag, as_result));
+        auto r = run(io, database::async_open(io.get_executor(), path, options, diag, as_result));
         const bool hit = disarm();
         if (r) {
             auto w = run(io, r.value().async_execute("INSERT INTO jobs(job, part) VALUES(1, 0)", {},

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // SQLite's own allocations failing (SQLITE_CONFIG_MALLOC), in a process of its own because the
 // allocator can only be replaced before SQLite initializes. The child runs the fault points
 // and checks each; this test wants every scenario run and a clean exit.

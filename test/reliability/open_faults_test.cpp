@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // I/O faults while a database opens: the writer creates the file, switches it to WAL, applies
 // the pragmas and the migrations, then the readers open. The open either succeeds with a
 // database that works or fails with a clear error; either way the file stays sound and the
@@ -68,7 +69,7 @@ bool open_under_faults(const fault_point& point, int rows) {
     sh::diagnostics diag;
     auto [opened, hit] = with_faults(point.plan, [&] {
         return run(io, sh::database::async_open(io.get_executor(), fault_vfs::uri(point.path),
-                                                options(), &diag, sh::as_result));
+                                                options(), diag, sh::as_result));
     });
     if (opened) {
         expect_working(io, opened.value());

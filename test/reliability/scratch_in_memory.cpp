@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The fault loops create, write and close hundreds of small databases, and on a disk their
 // fsyncs take nearly all of the run time. Neither an injected I/O fault nor a killed process
 // depends on what a disk keeps across a power loss, so scratch files go to memory (tmpfs) when

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // I/O faults while the write buffer flushes: a flush of several chunks (several transactions)
 // has its Nth I/O fail. Every row is then either written or still pending in the buffer, each
 // row holds its old or its new state (never a mix), and once the faults stop the buffer writes

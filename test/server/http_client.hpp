@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A Beast HTTP/1.1 client for tests: one keep-alive connection, requests as coroutines, and a
 // raw exchange for requests no well-behaved client would send.
 #pragma once

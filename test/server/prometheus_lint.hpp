@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A strict reader of the Prometheus text exposition format (0.0.4), for tests: it parses every
 // line and lists what a scraper would reject or misread (bad names, labels, values, a sample
 // without a TYPE, a family split or declared twice, duplicate series, a histogram whose buckets

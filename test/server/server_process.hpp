@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The catalogue server as a real process: started with a pipe on its stdout (where it says the
 // port it listens on) and its stderr in a file, signalled, waited for with a bound.
 #pragma once

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: BSL-1.0
 // The catalogue server end to end: two worker processes on an ephemeral port, driven by
 // concurrent Beast clients, stopped with SIGTERM; then the database file is checked against what
 // the clients were told.
 #include "server/http_client.hpp"
 #include "server/prometheus_lint.hpp"
 #include "server/server_process.hpp"
+#include "sqlh/run_sqlh.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -17,6 +19,7 @@
 #include <set>
 #include <sqlite_hybrid/connection.hpp>
 #include <sqlite_hybrid/log_query.hpp>
+#include <sqlite_hybrid/version.hpp>
 #include <tuple>
 
 namespace sh = sqlite_hybrid;
@@ -411,4 +414,16 @@ TEST_F(Server, SigtermUnderLoadFinishesInFlightRequestsAndKeepsEveryAcknowledged
     EXPECT_GE(stored_total, acknowledged);
     EXPECT_LE(stored_total, acknowledged + unanswered);
     EXPECT_EQ(db.query_one<std::int64_t>("SELECT count(*) FROM item_plays").value(), 0);
+}
+
+TEST(ServerCommandLine, VersionIsPrintedAndBadOptionsAreRefused) {
+    const auto version = sh::test::run_program(CATALOGUE_SERVER, {"--version"});
+    EXPECT_EQ(version.status, 0);
+    EXPECT_EQ(version.out, std::string("catalogue_server ") + SQLITE_HYBRID_VERSION_STRING + "\n");
+    for (std::vector<std::string> bad : {std::vector<std::string>{"--workers", "0"},
+                                         {"--port", "http"}, {"--no-such-option"}}) {
+        const auto r = sh::test::run_program(CATALOGUE_SERVER, bad);
+        EXPECT_EQ(r.status, 2) << bad[0] << ": " << r.err;
+        EXPECT_FALSE(r.err.empty()) << bad[0];
+    }
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // sqlh bench as a user runs it: small runs of the real workload over real processes, read back
 // through its JSON; the library's promises (no errors surfaced, no acknowledged row lost) checked
 // on every run; usage errors.

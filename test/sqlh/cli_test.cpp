@@ -1,5 +1,10 @@
+// SPDX-License-Identifier: BSL-1.0
 // The sqlh entry point: commands, help and usage errors.
 #include "sqlh/run_sqlh.hpp"
+
+#include <sqlite_hybrid/version.hpp>
+
+#include <sqlite3.h>
 
 #include <gtest/gtest.h>
 
@@ -17,6 +22,16 @@ TEST(SqlhCli, HelpListsEveryCommand) {
     EXPECT_EQ(r.status, 0);
     for (const char* command : {"bench", "doctor", "logs"})
         EXPECT_NE(r.out.find(command), std::string::npos) << command;
+}
+
+TEST(SqlhCli, VersionNamesTheLibraryAndSqlite) {
+    const auto r = run_sqlh({"--version"});
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(r.out, std::string("sqlh ") + SQLITE_HYBRID_VERSION_STRING + " (SQLite " +
+                         sqlite3_libversion() + ")\n");
+    EXPECT_STREQ(sqlite_hybrid::version(), SQLITE_HYBRID_VERSION_STRING); // headers and library agree
+    EXPECT_EQ(SQLITE_HYBRID_VERSION, SQLITE_HYBRID_VERSION_MAJOR * 10000 + SQLITE_HYBRID_VERSION_MINOR * 100 +
+                                         SQLITE_HYBRID_VERSION_PATCH);
 }
 
 TEST(SqlhCli, UnknownCommandIsNamed) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // sqlh doctor against real files and a real lock holder: the exit status, the JSON report, and
 // that the file is left as it was.
 #include "sqlh/run_sqlh.hpp"

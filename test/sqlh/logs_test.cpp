@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // sqlh logs, run as a real process on log files the library wrote: each filter, order and limit,
 // JSON lines, plain output when piped and colours on a terminal, refused files and options, and
 // --follow until SIGTERM.

@@ -1,4 +1,6 @@
-// Runs the sqlh binary as a real process and collects what it printed and how it ended.
+// SPDX-License-Identifier: BSL-1.0
+// Runs a program (the sqlh binary unless told) as a real process and collects what it printed
+// and how it ended.
 #pragma once
 
 #include "support/c_strings.hpp"
@@ -32,11 +34,11 @@ inline std::string read_whole_file(const std::filesystem::path& path) {
     return s.str();
 }
 
-inline sqlh_result run_sqlh(std::vector<std::string> args) {
+inline sqlh_result run_program(const std::string& binary, std::vector<std::string> args) {
     temp_dir dir;
     const auto out_path = (dir.path() / "out").string();
     const auto err_path = (dir.path() / "err").string();
-    args.insert(args.begin(), SQLH_BINARY);
+    args.insert(args.begin(), binary);
     auto argv = sqlite_hybrid::test::c_strings(args);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -52,5 +54,9 @@ inline sqlh_result run_sqlh(std::vector<std::string> args) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_whole_file(out_path),
             read_whole_file(err_path)};
 }
+
+#ifdef SQLH_BINARY
+inline sqlh_result run_sqlh(std::vector<std::string> args) { return run_program(SQLH_BINARY, std::move(args)); }
+#endif
 
 } // namespace sqlite_hybrid::test

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The null-terminated array of C strings that posix_spawn takes for argv and envp.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "fault_vfs.hpp"
 
 #include <sqlite3.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A test VFS over SQLite's default unix VFS that fails chosen I/O on purpose: the Nth read,
 // write, sync or truncate of any file SQLite opens through it (main database, -wal, -journal),
 // once or from then on, and SQLITE_BUSY from write-lock attempts. This is how SQLite tests its

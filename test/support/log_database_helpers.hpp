@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // For log database tests: options that are quiet and quick to flush, with failure reports
 // collected instead of printed, and looks at a log file (through the log database or from
 // outside).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // How many generated cases a model-based test runs and from which seed: a fixed budget
 // (SQLITE_HYBRID_MODEL_CASES, or the test's default) from a fresh seed unless
 // SQLITE_HYBRID_MODEL_SEED replays one.

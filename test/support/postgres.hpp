@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The PostgreSQL server the tests use: SQLITE_HYBRID_TEST_POSTGRES holds its URL
 // (scripts/test.sh starts a throwaway cluster and sets it). Without it PostgreSQL tests are
 // skipped, unless SQLITE_HYBRID_REQUIRE_POSTGRES=1 says they must run (CI), then they fail.

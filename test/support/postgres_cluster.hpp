@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A throwaway PostgreSQL cluster of a test's own (scripts/postgres.sh, on 127.0.0.1), for
 // faults that would disturb other tests: freezing every server process with SIGSTOP, a
 // restart.

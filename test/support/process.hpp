@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Starting the test helper as a real process and waiting for it.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A fresh directory under the system temp dir, removed with everything in it at scope exit.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Holds a database's writer busy until opened, so that the writes queued meanwhile run as one
 // group (or as the groups the writer's bounds make of them).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The group-commit planner step by step, without SQLite: what the writer runs next and what
 // each job is told, for every kind of outcome a step can report.
 #include "group_commit_planner.hpp"

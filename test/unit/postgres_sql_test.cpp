@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Reading SQL text for PostgreSQL. What a job may not run, classified from the text alone
 // (PostgreSQL has no authorizer): transaction control and dropping the library's prepared
 // statements are refused, a write job's own savepoints are not, and neither is what would

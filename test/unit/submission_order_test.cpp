@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The order writes enter the writer's queue in: the order of their tickets, whatever the order
 // they settle in, and a ticket settled as "not a write" only gives up its turn.
 #include "submission_order.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The sqlh subcommands. Each parses its own options (argv[0] is the subcommand's name) and
 // returns the process exit status.
 #pragma once

@@ -1,9 +1,13 @@
+// SPDX-License-Identifier: BSL-1.0
 // sqlh: the sqlite_hybrid command-line tool.
 #include "commands.hpp"
 #include "parse_options.hpp"
 
+#include <sqlite_hybrid/version.hpp>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <cstdio>
 #include <cstring>
@@ -19,7 +23,7 @@ constexpr const char* kUsage =
     "  doctor   inspect a database file for lock problems and advise (never modifies it)\n"
     "  logs     read a log database: filter, follow, JSON\n"
     "\n"
-    "'sqlh <command> --help' describes a command's options.\n";
+    "'sqlh <command> --help' describes a command's options; 'sqlh --version' the versions.\n";
 
 } // namespace
 
@@ -33,6 +37,10 @@ int main(int argc, char** argv) {
     const std::string_view command = argv[1];
     if (command == "--help" || command == "-h" || command == "help") {
         std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (command == "--version" || command == "version") {
+        std::printf("sqlh %s (SQLite %s)\n", sqlite_hybrid::version(), sqlite3_libversion());
         return 0;
     }
     if (command == "bench")

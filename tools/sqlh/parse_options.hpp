@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Option parsing shared by the subcommands: --help exits 0, an invalid option exits 2 with
 // CLI11's message (what was wrong and where to read more).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A handler wrapper that transforms the completion arguments while keeping every association
 // (executor, allocator, cancellation slot) of the handler it wraps.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Type erasure of the work a database runs on a connection: the job runs on the connection's
 // strand and keeps its own result, which the completion then hands to the caller's handler.
 #pragma once

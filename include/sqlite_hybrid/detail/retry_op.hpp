@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The composed operation behind with_retry. What does not depend on the operation's type (the
 // policy's arithmetic, metrics, logging, the report) is compiled once in src/retry.cpp.
 #pragma once

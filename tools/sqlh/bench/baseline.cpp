@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The raw sqlite3 baselines, measured in the same run as the strategies: the same statements
 // on one connection with nothing else touching the file.
 #include "bench/bench_config.hpp"

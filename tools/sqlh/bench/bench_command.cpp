@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // sqlh bench: the baselines, every strategy (and the sweep), then the table or JSON and the
 // HTML report.
 #include "bench/bench_options.hpp"

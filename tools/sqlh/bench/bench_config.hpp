@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What `sqlh bench` runs: the options, and the workload's fixed shape.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "bench/bench_options.hpp"
 
 #include "parse_options.hpp"

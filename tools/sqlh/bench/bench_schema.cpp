@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "bench/bench_schema.hpp"
 
 #include "bench/bench_config.hpp"

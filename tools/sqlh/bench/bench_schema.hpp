@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The tables the workload writes, its statements, and the parent's reading back of the file.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The hidden modes `sqlh bench` starts copies of itself in: a workload process, and the helper
 // that takes the write lock during the run.
 #include "bench/child_main.hpp"

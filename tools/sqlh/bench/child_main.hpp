@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The child processes of `sqlh bench`: the arguments a parent starts them with, and their entry.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "bench/child_report.hpp"
 
 #include <boost/json.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What one child process measured, and how it travels to the parent: a line of JSON, then the
 // latency samples as raw int64 nanoseconds, one block per kind of operation.
 #pragma once

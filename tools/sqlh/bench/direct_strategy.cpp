@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // naive, busy_timeout and seed: what applications write without the library. A connection per
 // coroutine and per worker, each transaction (BEGIN IMMEDIATE ... COMMIT) run synchronously on
 // the event loop's thread, logs inserted into the main database.

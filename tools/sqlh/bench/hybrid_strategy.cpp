@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // hybrid: the library as the README recommends it. One database per process (one writer with
 // group commit, read-only readers); API writes through with_retry with a 5 s deadline; workers
 // hand their rows to a write buffer; logs go through spdlog into a log database of their own.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "bench/raw_sqlite.hpp"
 
 #include <sqlite_hybrid/options.hpp>

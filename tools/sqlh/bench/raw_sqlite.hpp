@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Plain sqlite3, as an application without the library uses it: the baselines, the naive
 // strategies, the lock holder and the parent's checks of what reached the file.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The workload's statements on plain sqlite3 connections: what the naive strategies run, and
 // the raw baselines measure.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The outputs of a run: the table on stdout, the JSON document, the HTML page.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "bench/report.hpp"
 #include "bench/svg_chart.hpp"
 

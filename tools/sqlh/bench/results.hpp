@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The figures of a `sqlh bench` run, as the table, the JSON (field names are documented in
 // docs/cli.md and stable) and the HTML report show them.
 #pragma once

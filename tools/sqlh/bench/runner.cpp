@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "bench/runner.hpp"
 
 #include "bench/bench_schema.hpp"

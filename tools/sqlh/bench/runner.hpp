@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The parent's side of a run: the raw baselines, and one strategy over P child processes.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // One strategy as a child process runs it: how an API write, a point read, a worker's batch and
 // a log line reach SQLite. The workload (workload.cpp) is the same for every strategy.
 #pragma once

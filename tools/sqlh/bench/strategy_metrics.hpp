@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Counters the strategies report, in the JSON form the report merges: keys starting with "max_"
 // merge by maximum, the others add up over processes.
 #pragma once

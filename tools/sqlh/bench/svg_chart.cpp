@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "bench/svg_chart.hpp"
 
 #include <algorithm>

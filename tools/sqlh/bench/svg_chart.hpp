@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Small self-contained SVG charts for the HTML report: no scripts, no external files.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The mixed workload of one child process. API coroutines write an item and read two of their
 // recently acknowledged items back, logging each write; workers produce a batch of stats
 // upserts every 50 ms and log each batch; a 1 ms ticker measures how late the event loop runs.

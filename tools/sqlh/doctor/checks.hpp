@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The doctor's checks, in groups that append their rows to the report in a fixed order:
 // the file's persistent state, the lock right now, the WAL, then the per-connection settings.
 #pragma once

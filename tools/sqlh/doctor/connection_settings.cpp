@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Per-connection settings: not stored in the file, so each program that opens it gets SQLite's
 // defaults unless it sets its own. sqlite_hybrid applies connection_options{} at every open; the
 // doctor's connection sets nothing (its busy timeout is SQLite's default, 0), so it shows what

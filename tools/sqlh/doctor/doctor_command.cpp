@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // sqlh doctor FILE [--json]: the lock checklist as a command. Exit status 0 healthy, 1 findings,
 // 2 the file could not be inspected (or the options were wrong).
 #include "commands.hpp"

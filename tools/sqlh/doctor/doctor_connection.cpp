@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "doctor/doctor_connection.hpp"
 
 namespace sqlh::doctor {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The doctor's own connection: opens an existing file only (never creates one), never waits for
 // a lock, and turns a failed read into an inspection_error, which ends the run with status 2.
 #pragma once

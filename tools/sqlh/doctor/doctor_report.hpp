@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What `sqlh doctor` found: one row per check, in a fixed order, plus the WAL's raw figures.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The file's persistent state: what every connection sees, whatever it sets for itself.
 #include "doctor/checks.hpp"
 #include "doctor/format.hpp"

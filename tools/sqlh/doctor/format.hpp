@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Values as the doctor prints them: sizes, switches and SQLite's setting names.
 #pragma once
 

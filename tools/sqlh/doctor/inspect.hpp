@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Inspecting one database file without changing it.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Locks right now: a crashed writer's hot journal, and whether another connection holds the
 // write lock. Neither check changes the file.
 #include "doctor/checks.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The report for people (an aligned table, then numbered advice) and for programs (JSON).
 #pragma once
 

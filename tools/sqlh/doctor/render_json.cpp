@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "doctor/render.hpp"
 
 #include <boost/json/array.hpp>

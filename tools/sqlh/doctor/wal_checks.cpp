@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The WAL: how big it is, and how much of it a PASSIVE checkpoint can copy into the file. Frames
 // it cannot copy are pinned by readers on older snapshots, the usual cause of a WAL that grows.
 #include "doctor/checks.hpp"

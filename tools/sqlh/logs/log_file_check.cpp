@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "logs/log_file_check.hpp"
 
 #include "parse_options.hpp"

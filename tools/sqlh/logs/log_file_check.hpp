@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Whether a file can be read as a log database, checked before the library opens it: opening
 // would create a missing file, and would switch another kind of database to WAL.
 #pragma once

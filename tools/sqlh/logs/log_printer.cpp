@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "logs/log_printer.hpp"
 
 #include <boost/json/parse.hpp>

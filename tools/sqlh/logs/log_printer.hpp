@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // How `sqlh logs` prints entries: aligned columns (coloured on a terminal) for people, or one
 // JSON object per line for programs.
 #pragma once

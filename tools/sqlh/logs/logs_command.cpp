@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // sqlh logs FILE [filters]: prints a log database's entries; with --follow, then the new ones as
 // they arrive, until SIGINT or SIGTERM.
 #include "commands.hpp"
@@ -162,7 +163,7 @@ asio::awaitable<int> read_logs(const logs_options& o, sh::log_filter filter, log
     settings.log = sh::null_logger();
     sh::diagnostics diag;
     auto [ec, db] = co_await sh::database::async_open(co_await asio::this_coro::executor, o.file,
-                                                      settings, &diag, use_tuple);
+                                                      settings, diag, use_tuple);
     if (ec) {
         fail("cannot open '" + o.file + "': " + ec.message() +
              (diag.message.empty() || diag.message == ec.message() ? ""
