@@ -327,7 +327,6 @@ void database_impl::install_cancellation(pending_op& op) {
         if (type == asio::cancellation_type::none)
             return;
         target->cancel_requested = true;
-        withdraw_waiting_write(*target);
         // A job running now is interrupted; a queued one never starts (a write waiting for
         // another process's lock leaves the queue within one wait slice).
         if (auto* running = target->running_on.load()) {
@@ -335,6 +334,8 @@ void database_impl::install_cancellation(pending_op& op) {
             if (running->running == target)
                 running->conn->interrupt();
         }
+        // Last: once withdrawn, the op may complete and be gone at any moment.
+        withdraw_queued(*target);
     });
 }
 
@@ -409,16 +410,25 @@ void database_impl::settle_write_turn(pending_op& holder, op_ptr op) {
         asio::post(writer_strand_, [self = shared_from_this()] { self->writer_drain(); });
 }
 
-void database_impl::withdraw_waiting_write(pending_op& op) {
+void database_impl::withdraw_queued(pending_op& op) {
     op_ptr withdrawn;
     {
         std::lock_guard lock(write_mutex_);
-        if (op.write_ticket == submission_order<op_ptr>::no_ticket)
-            return;
-        withdrawn = write_order_.withdraw(op.write_ticket);
-        if (!withdrawn)
-            return; // being routed: its reader sees the cancellation
-        withdrawn->write_ticket = submission_order<op_ptr>::no_ticket;
+        if (op.write_ticket != submission_order<op_ptr>::no_ticket) {
+            withdrawn = write_order_.withdraw(op.write_ticket); // waiting for its turn
+            if (withdrawn)
+                withdrawn->write_ticket = submission_order<op_ptr>::no_ticket;
+        }
+    }
+    if (!withdrawn) { // waiting for a reader (to run, or to be routed: its turn is skipped)
+        std::lock_guard lock(read_mutex_);
+        auto it = std::find_if(read_queue_.begin(), read_queue_.end(),
+                               [&](const op_ptr& queued) { return queued.get() == &op; });
+        if (it == read_queue_.end())
+            return; // running, or on the writer: they see the cancellation
+        withdrawn = std::move(*it);
+        read_queue_.erase(it);
+        metrics_.read_queue_depth.store(read_queue_.size(), std::memory_order_relaxed);
     }
     // Answered from the pool, as every operation is, never inside the caller's cancellation.
     asio::post(pool_->get_executor(), [self = shared_from_this(), op = std::move(withdrawn)]() mutable {

@@ -68,8 +68,9 @@ private:
     void give_up_write_turn(pending_op& op);
     // Settles `holder`'s turn with `op` (itself, or null), admitting every write whose turn came.
     void settle_write_turn(pending_op& holder, op_ptr op);
-    // A cancelled write waiting for its turn is answered at once.
-    void withdraw_waiting_write(pending_op& op);
+    // A cancelled op that has not started is answered at once: a write waiting for its turn,
+    // or a job or routed statement waiting for a reader.
+    void withdraw_queued(pending_op& op);
     void enqueue_read(op_ptr op);
     void writer_drain();
     void take_writes_locked(std::deque<op_ptr>& batch, std::size_t taken = 0);

@@ -287,7 +287,10 @@ error_code error_from_current_exception(diagnostics& diag) noexcept {
     try {
         throw;
     } catch (const error_with_diagnostics& e) { // rethrown by the job: it knows more
-        diag = e.get_diagnostics();
+        try {
+            diag = e.get_diagnostics();
+        } catch (...) { // out of memory: the code alone
+        }
         return e.code();
     } catch (const boost::system::system_error& e) {
         return e.code(); // the connection's diagnostics say more than what() would

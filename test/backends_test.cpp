@@ -392,13 +392,32 @@ TEST_P(Backends, WritesRunInTheOrderTheyWereSubmittedWhileAStatementIsBeingRoute
     EXPECT_FALSE(c_done.has_value()) << "answered inside the cancellation";
     run(io_, sh::test::until(io_, [&] { return c_done.has_value(); }));
     EXPECT_EQ(*c_done, asio::error::operation_aborted);
-    EXPECT_FALSE(a_done.has_value() || b_done.has_value());
+    // So is a statement waiting for a reader to route it (its turn is skipped: E, submitted after
+    // it, still runs) and a read waiting for a reader.
+    asio::cancellation_signal cancel_routed, cancel_read;
+    std::optional<sh::error_code> r_done, e_done, q_done;
+    db.async_execute("INSERT INTO kv(k, v) VALUES (3, 'R')", {},
+                     asio::bind_cancellation_slot(cancel_routed.slot(),
+                                                  [&](sh::error_code ec, sh::execute_result) { r_done = ec; }));
+    db.async_write([](sh::connection& c) { c.execute("INSERT INTO kv(k, v) VALUES (4, 'E')").value(); },
+                   [&](sh::error_code ec) { e_done = ec; });
+    db.async_query<std::int64_t>("SELECT k FROM kv", {},
+                                 asio::bind_cancellation_slot(cancel_read.slot(),
+                                                              [&](sh::error_code ec, auto) { q_done = ec; }));
+    cancel_routed.emit(asio::cancellation_type::terminal);
+    cancel_read.emit(asio::cancellation_type::terminal);
+    run(io_, sh::test::until(io_, [&] { return r_done && q_done; }));
+    EXPECT_EQ(*r_done, asio::error::operation_aborted);
+    EXPECT_EQ(*q_done, asio::error::operation_aborted);
+    EXPECT_FALSE(a_done.has_value() || b_done.has_value() || e_done.has_value());
     release_reader.set_value();
-    run(io_, sh::test::until(io_, [&] { return read_done && a_done && b_done; }));
+    run(io_, sh::test::until(io_, [&] { return read_done && a_done && b_done && e_done; }));
     EXPECT_FALSE(*a_done) << a_done->message();
     EXPECT_EQ(*b_done, sh::condition::unique_violation) << b_done->message();
+    EXPECT_FALSE(*e_done) << e_done->message();
     using kv = std::tuple<std::int64_t, std::string>;
-    EXPECT_EQ(run(io_, db.async_query<kv>("SELECT k, v FROM kv ORDER BY k")), (std::vector<kv>{{1, "A"}}));
+    EXPECT_EQ(run(io_, db.async_query<kv>("SELECT k, v FROM kv ORDER BY k")),
+              (std::vector<kv>{{1, "A"}, {4, "E"}}));
 }
 
 TEST_P(Backends, TwoStatementsInOneAreRefusedAndRunNothing) {
